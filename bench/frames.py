@@ -1,0 +1,49 @@
+"""640x480 test frames made from real dev photos: 1 or 4 faces on a plain background."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.detect import HaarDetector
+from edge.images import read_image
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("SIAMFACE_DATA", REPO.parent / "shared" / "data"))
+
+
+def dev_faces(count: int) -> list[tuple[str, Path]]:
+    """(identity, photo) for ``count`` dev people, each photo with exactly one detectable face."""
+    root = DATA / "dev" / "celeba"
+    if not root.is_dir():
+        raise SystemExit(f"benchmark data {root} not found: set SIAMFACE_DATA to the face data folder")
+    detector = HaarDetector()
+    chosen = []
+    for person in sorted(p for p in root.iterdir() if p.is_dir()):
+        for photo in sorted(person.glob("*.jpg")):
+            if len(detector.detect(read_image(photo))) == 1:
+                chosen.append((person.name, photo))
+                break
+        if len(chosen) == count:
+            return chosen
+    raise SystemExit(f"only {len(chosen)} dev people with a detectable face")
+
+
+def compose(photos: list[Path], size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """Tile the photos over a grey frame: one centred, or a 2x2 grid."""
+    width, height = size
+    frame = np.full((height, width, 3), 110, np.uint8)
+    cols = 1 if len(photos) == 1 else 2
+    rows = (len(photos) + cols - 1) // cols
+    cell_w, cell_h = width // cols, height // rows
+    for i, path in enumerate(photos):
+        image = read_image(path)
+        scale = min(cell_w / image.shape[1], cell_h / image.shape[0]) * 0.95
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        x = (i % cols) * cell_w + (cell_w - image.shape[1]) // 2
+        y = (i // cols) * cell_h + (cell_h - image.shape[0]) // 2
+        frame[y : y + image.shape[0], x : x + image.shape[1]] = image
+    return frame

@@ -1,0 +1,132 @@
+"""Device runtime benchmark: per-stage frame time, start-up time and peak memory.
+
+    python -m bench.runtime [--model FILE.onnx] [--frames 100]
+
+Frames are 640x480, made from real dev photos (../shared/data or $SIAMFACE_DATA) with 1 and 4 faces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from edge import gallery as gallery_io
+from edge.detect import DetectorSettings, HaarDetector
+from edge.embed import DEFAULT_MODEL, Embedder
+from edge.enroll import enroll
+from edge.match import Matcher
+from edge.pipeline import STAGES, Pipeline
+
+from .frames import compose, dev_faces
+
+
+def stage_times(pipeline: Pipeline, frame, repeats: int) -> dict[str, float]:
+    """Median milliseconds per stage and in total, and the faces found."""
+    pipeline.process(frame)  # warm-up
+    samples = {stage: [] for stage in STAGES}
+    totals, faces = [], 0
+    for _ in range(repeats):
+        result = pipeline.process(frame)
+        for stage, seconds in result.seconds.items():
+            samples[stage].append(seconds * 1000)
+        totals.append(sum(result.seconds.values()) * 1000)
+        faces = len(result.boxes)
+    row = {stage: statistics.median(values) for stage, values in samples.items()}
+    row["total"] = statistics.median(totals)
+    row["faces"] = faces
+    return row
+
+
+def startup(work: Path, model: Path, gallery: Path) -> tuple[float, float, int]:
+    """Seconds from process start to the first event on stdout, seconds until the source is opened
+    (imports, model, gallery), and the child's peak RSS in MB."""
+    frames = work / "one"
+    frames.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "run",
+            "--log-level",
+            "info",
+            "--model",
+            str(model),
+            "--gallery",
+            str(gallery),
+            "--source",
+            str(work / "frames4"),
+            "--max-frames",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    opened = None
+    for line in child.stderr:
+        if "running on" in line:
+            opened = time.perf_counter() - started
+            break
+    child.stdout.readline()
+    first = time.perf_counter() - started
+    child.communicate()
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return first, opened or float("nan"), peak_mb
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--frames", type=int, default=100, help="timed frames per configuration")
+    args = parser.parse_args()
+
+    people = dev_faces(4)
+    frames = {1: compose([people[0][1]]), 4: compose([p for _, p in people])}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "frames4").mkdir()
+        for i in range(30):
+            cv2.imwrite(str(work / "frames4" / f"{i:03d}.jpg"), frames[4])
+        embedder = Embedder(args.model, threads=1)
+        gallery, _ = enroll(None, {name: [photo] for name, photo in people}, HaarDetector(), embedder, progress=False)
+        gallery_path = work / "gallery.npz"
+        gallery_io.save(gallery, gallery_path)
+
+        print(f"model {args.model.name}, 640x480 frames, median ms over {args.frames} frames")
+        print(
+            f"{'faces':>5} {'threads':>7} {'downscale':>9} "
+            + " ".join(f"{s:>10}" for s in (*STAGES, "total"))
+            + "   found"
+        )
+        for faces, frame in frames.items():
+            for threads in (1, 2):
+                for downscale in (1.0, 2.0):
+                    cv2.setNumThreads(threads)
+                    pipeline = Pipeline(
+                        HaarDetector(DetectorSettings(downscale=downscale)),
+                        Embedder(args.model, threads=threads),
+                        Matcher(gallery, 0.5, 0.05),
+                    )
+                    row = stage_times(pipeline, frame, args.frames)
+                    cells = " ".join(f"{row[s]:>10.2f}" for s in (*STAGES, "total"))
+                    print(f"{faces:>5} {threads:>7} {downscale:>9.1f} {cells}   {row['faces']}")
+        first, opened, peak = startup(work, args.model, gallery_path)
+        print(
+            f"start-up: source opened after {opened:.2f} s, first event after {first:.2f} s; "
+            f"peak RSS of a 30-frame run with 4 faces: {peak:.0f} MB"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Annotated output for people to look at: boxes and names drawn on frames, as images or a video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .atomic import write_atomically
+from .match import UNKNOWN, Match
+
+VIDEO_SUFFIXES = {".mp4": "mp4v", ".avi": "MJPG"}
+
+
+def draw(frame: np.ndarray, boxes: np.ndarray, matches: list[Match]) -> np.ndarray:
+    out = frame.copy()
+    for (x, y, w, h), match in zip(boxes, matches):
+        colour = (0, 0, 255) if match.name == UNKNOWN else (0, 200, 0)
+        cv2.rectangle(out, (int(x), int(y)), (int(x + w), int(y + h)), colour, 2)
+        label = f"{match.name} {match.score:.2f}"
+        cv2.putText(out, label, (int(x), max(12, int(y) - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+    return out
+
+
+class AnnotatedOutput:
+    """Writes to a folder of JPEGs, or to one video file when the path ends in .mp4 or .avi."""
+
+    def __init__(self, path: Path, fps: float = 10.0) -> None:
+        self.path = path
+        self._fps = fps
+        self._video: cv2.VideoWriter | None = None
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            path.mkdir(parents=True, exist_ok=True)
+
+    def write(self, index: int, frame: np.ndarray) -> None:
+        suffix = self.path.suffix.lower()
+        if suffix in VIDEO_SUFFIXES:
+            if self._video is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fourcc = cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[suffix])
+                self._video = cv2.VideoWriter(str(self.path), fourcc, self._fps, (frame.shape[1], frame.shape[0]))
+            self._video.write(frame)
+            return
+        ok, data = cv2.imencode(".jpg", frame)
+        if ok:
+            write_atomically(self.path / f"frame_{index:06d}.jpg", lambda handle: handle.write(data.tobytes()))
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.release()

@@ -1,0 +1,293 @@
+"""face-edge: the device command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from . import gallery as gallery_io
+from .config import RANGES, SCHEMA, Config
+from .config import load as load_config_file
+from .detect import HaarDetector, largest_face
+from .embed import Embedder
+from .errors import SiamfaceError
+from .match import Matcher
+from .pipeline import STAGES, Pipeline
+
+log = logging.getLogger("face-edge")
+
+
+def _override(config: Config, key: str, value: object, flag: str) -> object:
+    section, name = key.split(".")
+    expected = SCHEMA[section][name][2]
+    if not RANGES[key](value):
+        raise SiamfaceError(f"{flag}={value!r}, expected {expected}")
+    return value
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The config file with this run's command-line overrides applied."""
+    config = load_config_file(args.config)
+    if not args.log_level:
+        logging.getLogger().setLevel(config.log_level.upper())
+    if args.source is not None:
+        # A path given on the command line is relative to where the command runs, not to the config.
+        config.source = str(Path(args.source).absolute()) if Path(args.source).exists() else args.source
+    if args.model is not None:
+        config.model_path = Path(args.model).absolute()
+    if args.gallery is not None:
+        config.gallery_path = Path(args.gallery).absolute()
+    if args.threshold is not None:
+        config.threshold = float(_override(config, "match.threshold", args.threshold, "--threshold"))
+    if args.margin is not None:
+        config.margin = float(_override(config, "match.margin", args.margin, "--margin"))
+    if args.threads is not None:
+        config.threads = int(_override(config, "model.threads", args.threads, "--threads"))
+    return config
+
+
+def load_matcher(config: Config, embedder: Embedder) -> Matcher:
+    gallery = gallery_io.load(config.gallery_path)
+    gallery.check_model(embedder.fingerprint, embedder.contract.preprocess_version, config.gallery_path, embedder.path)
+    return Matcher(gallery, config.threshold, config.margin)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .annotate import AnnotatedOutput, draw
+    from .events import Event, emit, utc_now
+    from .sources import open_source
+
+    config = load_config(args)
+    embedder = Embedder(config.model_path, config.threads)
+    pipeline = Pipeline(HaarDetector(config.detector), embedder, load_matcher(config, embedder))
+    annotate = Path(args.annotate).absolute() if args.annotate else config.annotate
+    output = AnnotatedOutput(annotate) if annotate else None
+    source = open_source(config.source, config.base_dir)
+    log.info("running on %s with %d people enrolled", source.name, len(pipeline.matcher.names))
+    totals = dict.fromkeys(STAGES, 0.0)
+    frames = faces = 0
+    try:
+        while args.max_frames is None or frames < args.max_frames:
+            frame = source.read()
+            if frame is None:
+                break
+            result = pipeline.process(frame)
+            for box, match in zip(result.boxes, result.matches):
+                box_ints = (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
+                emit(Event(utc_now(), config.camera, frames, box_ints, match.name, round(match.score, 4)))
+            if output:
+                output.write(frames, draw(frame, result.boxes, result.matches))
+            for stage, seconds in result.seconds.items():
+                totals[stage] += seconds
+            frames += 1
+            faces += len(result.boxes)
+    finally:
+        source.close()
+        if output:
+            output.close()
+    if frames:
+        split = ", ".join(f"{stage} {1000 * totals[stage] / frames:.1f}" for stage in STAGES)
+        log.info("%d frames, %d faces; mean ms per frame: %s", frames, faces, split)
+    return 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from .enroll import enroll
+
+    config = load_config(args)
+    if args.person:
+        name, photos = args.person[0], args.person[1:]
+        if not photos:
+            raise SiamfaceError(f"--person {name}: no photos given (expected --person NAME PHOTO [PHOTO ...])")
+        config.people = {name: [str(Path(p).absolute()) for p in photos]}
+        people = {name: config.photos_of(name)}
+    else:
+        if not config.people:
+            raise SiamfaceError(
+                f"{config.path or 'config'}: people is empty; list people there or use --person NAME PHOTO ..."
+            )
+        people = {name: config.photos_of(name) for name in config.people}
+    embedder = Embedder(config.model_path, config.threads)
+    existing = gallery_io.load(config.gallery_path) if config.gallery_path.exists() else None
+    new, report = enroll(existing, people, HaarDetector(config.detector), embedder, progress=not args.quiet)
+    for line in report.skipped:
+        log.warning("skipped %s", line)
+    gallery_io.save(new, config.gallery_path)
+    print(
+        f"enrolled {len(people)} people ({report.embedded} photos embedded, {report.reused} unchanged, "
+        f"{len(report.skipped)} skipped); gallery {config.gallery_path} holds {len(new.people)} people"
+    )
+    return 0
+
+
+def cmd_gallery_list(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    gallery = gallery_io.load(config.gallery_path)
+    print(f"{config.gallery_path}: model {gallery.model_sha256[:12]}…, {len(gallery.people)} people")
+    for name in gallery.names():
+        records = gallery.people[name]
+        latest = max(r.enrolled_at for r in records)
+        print(f"  {name}: {len(records)} photo(s), last enrolled {latest}")
+    return 0
+
+
+def cmd_gallery_remove(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    gallery = gallery_io.load(config.gallery_path)
+    if args.name not in gallery.people:
+        raise SiamfaceError(
+            f"{config.gallery_path}: no person {args.name!r} (enrolled: {', '.join(gallery.names()) or 'nobody'})"
+        )
+    del gallery.people[args.name]
+    gallery_io.save(gallery, config.gallery_path)
+    print(f"removed {args.name}; {len(gallery.people)} people left")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .images import read_image
+
+    config = load_config(args)
+    detector = HaarDetector(config.detector)
+    embedder = Embedder(config.model_path, config.threads)
+    vectors = []
+    for path in (args.image1, args.image2):
+        image = read_image(path)
+        box = largest_face(detector.detect(image))
+        if box is None:
+            raise SiamfaceError(f"{path}: no face found")
+        vectors.append(embedder.embed_faces(image, [box])[0])
+    score = float(np.dot(vectors[0], vectors[1]))
+    verdict = "same person" if score >= config.threshold else "different people"
+    print(f"score {score:.4f}: {verdict} (threshold {config.threshold:.2f})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .sources import open_source
+
+    failures = 0
+    state: dict[str, object] = {}
+
+    def step(what: str, action: Callable[[], str]) -> None:
+        nonlocal failures
+        try:
+            print(f"ok    {what}: {action()}")
+        except SiamfaceError as exc:
+            failures += 1
+            print(f"FAIL  {what}: {exc}")
+
+    def config_step() -> str:
+        state["config"] = load_config(args)
+        return str(state["config"].path or "built-in defaults")
+
+    def model_step() -> str:
+        embedder = state["embedder"] = Embedder(state["config"].model_path, state["config"].threads)
+        return (
+            f"{embedder.path} sha256 {embedder.fingerprint[:12]}… ({embedder.contract.description or 'no description'})"
+        )
+
+    def detector_step() -> str:
+        state["detector"] = HaarDetector(state["config"].detector)
+        return state["config"].detector.cascade
+
+    def gallery_step() -> str:
+        matcher = load_matcher(state["config"], state["embedder"])
+        return f"{state['config'].gallery_path}: {len(matcher.names)} people"
+
+    def source_step() -> str:
+        source = open_source(state["config"].source, state["config"].base_dir)
+        try:
+            frame = source.read()
+        finally:
+            source.close()
+        if frame is None:
+            raise SiamfaceError(f"source {source.name}: delivered no frame")
+        faces = len(state["detector"].detect(frame)) if "detector" in state else "?"
+        return f"{source.name}: one {frame.shape[1]}x{frame.shape[0]} frame, {faces} face(s)"
+
+    step("config", config_step)
+    if "config" in state:
+        step("model", model_step)
+        step("detector", detector_step)
+        if "embedder" in state:
+            step("gallery", gallery_step)
+        step("source", source_step)
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="face-edge", description="siamface on the device: find, embed and name faces."
+    )
+    parser.add_argument("--version", action="version", version=f"siamface {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="config file (default: ./config.yaml if present)")
+    common.add_argument(
+        "--source", help="override source: camera index, /dev/videoN, picamera2, URL, video, folder, image"
+    )
+    common.add_argument("--model", help="override model.path (an ONNX embedding model)")
+    common.add_argument("--gallery", help="override the gallery file")
+    common.add_argument("--threshold", type=float, help="override match.threshold")
+    common.add_argument("--margin", type=float, help="override match.margin")
+    common.add_argument("--threads", type=int, help="override model.threads")
+    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="override logging.level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", parents=[common], help="run the loop; one JSON line per recognition on stdout")
+    run.add_argument("--max-frames", type=int, help="stop after this many frames")
+    run.add_argument("--annotate", help="write annotated frames to this folder, or a .mp4/.avi file")
+    run.set_defaults(func=cmd_run)
+
+    enroll = sub.add_parser("enroll", parents=[common], help="build or update the gallery from the config's people")
+    enroll.add_argument(
+        "--person", nargs="+", metavar=("NAME", "PHOTO"), help="enrol one person from these photos instead"
+    )
+    enroll.add_argument("--quiet", action="store_true", help="no progress bar")
+    enroll.set_defaults(func=cmd_enroll)
+
+    gallery = sub.add_parser("gallery", help="inspect or edit the gallery")
+    gallery_sub = gallery.add_subparsers(dest="gallery_command", required=True)
+    gallery_sub.add_parser("list", parents=[common], help="list enrolled people").set_defaults(func=cmd_gallery_list)
+    remove = gallery_sub.add_parser("remove", parents=[common], help="remove one person")
+    remove.add_argument("name")
+    remove.set_defaults(func=cmd_gallery_remove)
+
+    verify = sub.add_parser("verify", parents=[common], help="score two photos: same person or not")
+    verify.add_argument("image1")
+    verify.add_argument("image2")
+    verify.set_defaults(func=cmd_verify)
+
+    check = sub.add_parser("check", parents=[common], help="check config, model, gallery and source")
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=(getattr(args, "log_level", None) or "info").upper(),
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    try:
+        code = args.func(args)
+    except SiamfaceError as exc:
+        print(f"face-edge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    log.debug("done in %.2f s", time.perf_counter() - started)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""config.yaml: loading, validation with one-line errors, and per-run overrides."""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .detect import DetectorSettings
+from .embed import DEFAULT_MODEL
+from .errors import SiamfaceError
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+# key -> (accepted types, default, what a person should write); nested dicts are sections.
+SCHEMA: dict[str, Any] = {
+    "source": (
+        (str, int),
+        "0",
+        "a camera index, /dev/videoN, picamera2, rtsp:// or http:// URL, video file, image folder or image",
+    ),
+    "camera": ((str,), "camera", "a name for this camera in events"),
+    "detector": {
+        "cascade": ((str,), DetectorSettings.cascade, "a Haar cascade file name in OpenCV's data, or a path"),
+        "scale_factor": ((float, int), DetectorSettings.scale_factor, "a number above 1.0"),
+        "min_neighbors": ((int,), DetectorSettings.min_neighbors, "a whole number of at least 0"),
+        "min_size": (
+            (int,),
+            DetectorSettings.min_size,
+            "the smallest face side in pixels, a whole number of at least 8",
+        ),
+        "downscale": ((float, int), DetectorSettings.downscale, "a number of at least 1.0"),
+    },
+    "model": {
+        "path": ((str, type(None)), None, "an ONNX embedding model, or null for the bundled one"),
+        "threads": ((int,), 1, "a whole number of at least 1"),
+    },
+    "gallery": ((str,), "gallery.npz", "the gallery file path"),
+    "people": ((dict,), {}, "a mapping of name to a list of photo paths or globs"),
+    "match": {
+        "threshold": ((float, int), 0.5, "a cosine similarity between -1 and 1"),
+        "margin": ((float, int), 0.05, "a score difference between 0 and 2"),
+    },
+    "output": {
+        "annotate": ((str, type(None)), None, "a folder for annotated images or a .mp4/.avi file, or null"),
+    },
+    "logging": {
+        "level": ((str,), "info", f"one of {', '.join(LOG_LEVELS)}"),
+    },
+}
+
+# Range checks that types alone don't catch: key -> (predicate, message from SCHEMA).
+RANGES = {
+    "detector.scale_factor": lambda v: v > 1.0,
+    "detector.min_neighbors": lambda v: v >= 0,
+    "detector.min_size": lambda v: v >= 8,
+    "detector.downscale": lambda v: v >= 1.0,
+    "model.threads": lambda v: v >= 1,
+    "match.threshold": lambda v: -1.0 <= v <= 1.0,
+    "match.margin": lambda v: 0.0 <= v <= 2.0,
+    "logging.level": lambda v: v.lower() in LOG_LEVELS,
+}
+
+
+@dataclass
+class Config:
+    path: Path | None  # None when running on defaults alone
+    source: str
+    camera: str
+    detector: DetectorSettings
+    model_path: Path
+    threads: int
+    gallery_path: Path
+    people: dict[str, list[str]] = field(default_factory=dict)  # name -> photo paths or globs, as written
+    threshold: float = 0.5
+    margin: float = 0.05
+    annotate: Path | None = None
+    log_level: str = "info"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def resolve(self, value: str | Path) -> Path:
+        """Paths in the config are relative to the config file's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def photos_of(self, name: str) -> list[Path]:
+        """Expand one person's photo entries; a path or glob that finds nothing is an error."""
+        found: list[Path] = []
+        for entry in self.people[name]:
+            pattern = str(self.resolve(entry))
+            matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+            if not matches or not Path(matches[0]).exists():
+                where = self.path or "--person"
+                raise SiamfaceError(
+                    f"{where}: people.{name}: {entry!r} matches no file (expected photo paths or globs)"
+                )
+            found.extend(Path(m) for m in matches)
+        return found
+
+
+def _check_section(data: Any, schema: dict[str, Any], prefix: str, where: str) -> dict[str, Any]:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SiamfaceError(
+            f"{where}: {prefix.rstrip('.') or 'top level'} is {type(data).__name__}, expected a mapping"
+        )
+    unknown = sorted(set(data) - set(schema), key=str)
+    if unknown:
+        known = ", ".join(schema)
+        raise SiamfaceError(f"{where}: unknown key {prefix}{unknown[0]} (known keys here: {known})")
+    values: dict[str, Any] = {}
+    for key, spec in schema.items():
+        full = prefix + key
+        if isinstance(spec, dict):
+            values.update(_check_section(data.get(key), spec, full + ".", where))
+            continue
+        types, default, expected = spec
+        value = data.get(key, default)
+        type_ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if not type_ok or (full in RANGES and value is not None and not RANGES[full](value)):
+            raise SiamfaceError(f"{where}: {full}={value!r}, expected {expected}")
+        values[full] = value
+    return values
+
+
+def _check_people(people: dict, where: str) -> dict[str, list[str]]:
+    checked = {}
+    for name, photos in people.items():
+        if not isinstance(name, str) or not name.strip() or name == "unknown":
+            raise SiamfaceError(f"{where}: people: name {name!r}, expected a non-empty name other than 'unknown'")
+        if isinstance(photos, str):
+            photos = [photos]
+        if not isinstance(photos, list) or not photos or not all(isinstance(p, str) for p in photos):
+            raise SiamfaceError(f"{where}: people.{name}={photos!r}, expected a list of photo paths or globs")
+        checked[name] = photos
+    return checked
+
+
+def parse(data: Any, path: Path | None) -> Config:
+    where = str(path) if path else "defaults"
+    v = _check_section(data, SCHEMA, "", where)
+    config = Config(
+        path=path,
+        source=str(v["source"]),
+        camera=v["camera"],
+        detector=DetectorSettings(
+            cascade=v["detector.cascade"],
+            scale_factor=float(v["detector.scale_factor"]),
+            min_neighbors=v["detector.min_neighbors"],
+            min_size=v["detector.min_size"],
+            downscale=float(v["detector.downscale"]),
+        ),
+        model_path=DEFAULT_MODEL,
+        threads=v["model.threads"],
+        gallery_path=Path(v["gallery"]),
+        people=_check_people(v["people"], where),
+        threshold=float(v["match.threshold"]),
+        margin=float(v["match.margin"]),
+        log_level=v["logging.level"].lower(),
+    )
+    if v["model.path"] is not None:
+        config.model_path = config.resolve(v["model.path"])
+    config.gallery_path = config.resolve(v["gallery"])
+    if v["output.annotate"] is not None:
+        config.annotate = config.resolve(v["output.annotate"])
+    return config
+
+
+def load(path: str | Path | None) -> Config:
+    """Load ``path``; with None, ./config.yaml when it exists, else built-in defaults."""
+    if path is None:
+        default = Path("config.yaml")
+        if not default.is_file():
+            return parse({}, None)
+        path = default
+    path = Path(path).absolute()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SiamfaceError(f"{path}: config file not found") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise SiamfaceError(f"{path}:{line} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse(data, path)

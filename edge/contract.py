@@ -1,0 +1,113 @@
+"""The model contract: what an embedding ONNX file says about the input it expects.
+
+Every field lives in the ONNX file's metadata_props under a ``siamface.`` key, so the runtime
+hard-codes none of it and a new model needs no code change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import SiamfaceError
+
+# Bump when crop_face/to_tensor change what a model sees: galleries and caches carry it.
+PREPROCESS_VERSION = 1
+
+PREFIX = "siamface."
+CHANNELS = ("rgb", "bgr", "gray")
+LAYOUTS = ("nhwc", "nchw")
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    width: int
+    height: int
+    channels: str  # rgb, bgr or gray
+    layout: str  # nhwc or nchw
+    mean: tuple[float, ...]  # per channel, or one value for all
+    std: tuple[float, ...]
+    margin: float  # fraction of the detected box added on each side before cropping
+    embedding_size: int
+    preprocess_version: int = PREPROCESS_VERSION
+    description: str = ""
+
+    @property
+    def channel_count(self) -> int:
+        return 1 if self.channels == "gray" else 3
+
+    def to_metadata(self) -> dict[str, str]:
+        fields = {
+            "input_width": str(self.width),
+            "input_height": str(self.height),
+            "channels": self.channels,
+            "layout": self.layout,
+            "mean": ",".join(repr(v) for v in self.mean),
+            "std": ",".join(repr(v) for v in self.std),
+            "margin": repr(self.margin),
+            "embedding_size": str(self.embedding_size),
+            "preprocess_version": str(self.preprocess_version),
+            "description": self.description,
+        }
+        return {PREFIX + key: value for key, value in fields.items()}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], source: str) -> ModelContract:
+        """Parse the contract; ``source`` (the model path) goes into every error."""
+
+        def get(key: str) -> str:
+            value = meta.get(PREFIX + key)
+            if value is None:
+                raise SiamfaceError(
+                    f"{source}: metadata key {PREFIX + key} missing; not a siamface embedding model "
+                    f"(see 'Model contract' in the README)"
+                )
+            return value
+
+        def number(key: str, kind: type) -> int | float:
+            text = get(key)
+            try:
+                return kind(text)
+            except ValueError:
+                raise SiamfaceError(f"{source}: metadata {PREFIX + key}={text!r}, expected a {kind.__name__}") from None
+
+        def floats(key: str) -> tuple[float, ...]:
+            text = get(key)
+            try:
+                values = tuple(float(v) for v in text.split(","))
+            except ValueError:
+                raise SiamfaceError(
+                    f"{source}: metadata {PREFIX + key}={text!r}, expected numbers joined by commas"
+                ) from None
+            return values
+
+        def choice(key: str, options: tuple[str, ...]) -> str:
+            text = get(key).lower()
+            if text not in options:
+                raise SiamfaceError(f"{source}: metadata {PREFIX + key}={text!r}, expected one of {', '.join(options)}")
+            return text
+
+        contract = cls(
+            width=int(number("input_width", int)),
+            height=int(number("input_height", int)),
+            channels=choice("channels", CHANNELS),
+            layout=choice("layout", LAYOUTS),
+            mean=floats("mean"),
+            std=floats("std"),
+            margin=float(number("margin", float)),
+            embedding_size=int(number("embedding_size", int)),
+            preprocess_version=int(number("preprocess_version", int)),
+            description=meta.get(PREFIX + "description", ""),
+        )
+        for key, values in (("mean", contract.mean), ("std", contract.std)):
+            if len(values) not in (1, contract.channel_count):
+                raise SiamfaceError(
+                    f"{source}: metadata {PREFIX}{key} has {len(values)} values, expected 1 or {contract.channel_count}"
+                )
+        if any(v == 0 for v in contract.std):
+            raise SiamfaceError(f"{source}: metadata {PREFIX}std contains 0, expected non-zero scales")
+        if contract.preprocess_version > PREPROCESS_VERSION:
+            raise SiamfaceError(
+                f"{source}: metadata {PREFIX}preprocess_version={contract.preprocess_version}, this runtime knows "
+                f"versions up to {PREPROCESS_VERSION}: upgrade siamface"
+            )
+        return contract

@@ -1,0 +1,61 @@
+"""Face detection with an OpenCV Haar cascade."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import SiamfaceError
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    cascade: str = "haarcascade_frontalface_default.xml"  # a file in cv2.data, or a path
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+    min_size: int = 24  # smallest face side in frame pixels
+    downscale: float = 1.0  # detect on a copy this many times smaller (speed for recall)
+
+
+def cascade_path(name: str) -> Path:
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    bundled = Path(cv2.data.haarcascades) / name
+    if bundled.is_file():
+        return bundled
+    raise SiamfaceError(
+        f"detector.cascade={name!r}: no such file, nor a cascade in OpenCV's data ({cv2.data.haarcascades})"
+    )
+
+
+class HaarDetector:
+    def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
+        path = cascade_path(settings.cascade)
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise SiamfaceError(f"{path}: not a Haar cascade OpenCV can load (detector.cascade)")
+        self.settings = settings
+
+    def detect(self, frame: np.ndarray) -> np.ndarray:
+        """Face boxes (left, top, width, height) in frame pixels, as an (N, 4) int array."""
+        s = self.settings
+        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        if s.downscale > 1.0:
+            gray = cv2.resize(gray, None, fx=1 / s.downscale, fy=1 / s.downscale, interpolation=cv2.INTER_AREA)
+        min_side = max(1, round(s.min_size / s.downscale))
+        found = self._cascade.detectMultiScale(
+            gray, scaleFactor=s.scale_factor, minNeighbors=s.min_neighbors, minSize=(min_side, min_side)
+        )
+        if len(found) == 0:
+            return np.zeros((0, 4), dtype=np.int32)
+        return np.round(np.asarray(found, dtype=np.float64) * s.downscale).astype(np.int32)
+
+
+def largest_face(boxes: np.ndarray) -> np.ndarray | None:
+    if len(boxes) == 0:
+        return None
+    return boxes[int(np.argmax(boxes[:, 2] * boxes[:, 3]))]

@@ -1,0 +1,101 @@
+"""Turning people's photos into gallery embeddings; only new or changed photos are embedded."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .detect import HaarDetector
+from .embed import Embedder
+from .errors import SiamfaceError
+from .gallery import Gallery, PhotoRecord
+from .images import file_sha256, read_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EnrollReport:
+    embedded: int = 0
+    reused: int = 0
+    skipped: list[str] = field(default_factory=list)  # one line per photo that gave no embedding
+
+
+def empty_gallery(embedder: Embedder) -> Gallery:
+    return Gallery(embedder.fingerprint, embedder.contract.preprocess_version, embedder.contract.embedding_size)
+
+
+def enroll(
+    gallery: Gallery | None,
+    people: Mapping[str, Sequence[Path]],
+    detector: HaarDetector,
+    embedder: Embedder,
+    progress: bool = True,
+) -> tuple[Gallery, EnrollReport]:
+    """Return a new gallery with ``people`` (re)enrolled from their photos, and what happened.
+
+    People already in ``gallery`` and not named here are kept. A gallery made with another model
+    is rebuilt from scratch: its embeddings cannot be mixed with this model's.
+    """
+    same_model = gallery is not None and (gallery.model_sha256, gallery.preprocess_version) == (
+        embedder.fingerprint,
+        embedder.contract.preprocess_version,
+    )
+    result = empty_gallery(embedder)
+    if same_model:
+        result.people = {name: records for name, records in gallery.people.items() if name not in people}
+    elif gallery is not None and gallery.people:
+        log.warning(
+            "gallery was made with another model: re-embedding everyone named now, dropping %s",
+            ", ".join(sorted(set(gallery.people) - set(people))) or "nobody",
+        )
+    known = {(r.path, r.sha256): r for recs in (gallery.people.values() if same_model else ()) for r in recs}
+    report = EnrollReport()
+    total = sum(len(photos) for photos in people.values())
+    with tqdm(total=total, desc="enrolling", unit="photo", disable=not progress) as bar:
+        for name, photos in people.items():
+            records = []
+            for photo in photos:
+                bar.update(1)
+                record = _embed_photo(Path(photo), known, detector, embedder, report)
+                if record is not None:
+                    records.append(record)
+            if not records:
+                raise SiamfaceError(
+                    f"people.{name}: none of {len(photos)} photo(s) gave exactly one face; nothing enrolled "
+                    f"({'; '.join(report.skipped[-3:])})"
+                )
+            result.people[name] = records
+    return result, report
+
+
+def _embed_photo(
+    photo: Path, known: dict, detector: HaarDetector, embedder: Embedder, report: EnrollReport
+) -> PhotoRecord | None:
+    try:
+        digest = file_sha256(photo)
+    except OSError as exc:
+        report.skipped.append(f"{photo}: cannot read ({exc.strerror})")
+        return None
+    path = str(photo.absolute())
+    if (path, digest) in known:
+        report.reused += 1
+        return known[(path, digest)]
+    try:
+        image = read_image(photo)
+    except SiamfaceError as exc:
+        report.skipped.append(str(exc))
+        return None
+    boxes = detector.detect(image)
+    if len(boxes) != 1:
+        what = "no face found" if len(boxes) == 0 else f"{len(boxes)} faces found, expected one"
+        report.skipped.append(f"{photo}: {what}")
+        return None
+    report.embedded += 1
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return PhotoRecord(path, digest, when, embedder.embed_faces(image, boxes)[0])

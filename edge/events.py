@@ -1,0 +1,32 @@
+"""Recognition events as JSON lines on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import TextIO
+
+
+@dataclass(frozen=True)
+class Event:
+    time: str  # ISO 8601, UTC
+    camera: str
+    frame: int
+    box: tuple[int, int, int, int]
+    name: str
+    score: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def emit(event: Event, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout  # looked up per call: stdout may be replaced after import
+    stream.write(event.to_json() + "\n")
+    stream.flush()

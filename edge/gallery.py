@@ -1,0 +1,103 @@
+"""The gallery file: enrolled people as embeddings, never photos.
+
+Stored as a NumPy .npz (loaded with allow_pickle=False) holding the embedding matrix and a JSON
+header: model fingerprint, preprocessing version, and per person the photos (path, SHA-256, time)
+each embedding came from, so re-enrolment embeds only what changed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import write_atomically
+from .errors import SiamfaceError
+
+FORMAT = 1
+
+
+@dataclass
+class PhotoRecord:
+    path: str
+    sha256: str
+    enrolled_at: str  # ISO 8601, UTC
+    embedding: np.ndarray
+
+
+@dataclass
+class Gallery:
+    model_sha256: str
+    preprocess_version: int
+    embedding_size: int
+    people: dict[str, list[PhotoRecord]] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return sorted(self.people)
+
+    def matrix(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(embeddings (M, D), owner index per row, names), rows grouped by person in name order."""
+        names = [n for n in self.names() if self.people[n]]
+        rows = [rec.embedding for n in names for rec in self.people[n]]
+        owners = [i for i, n in enumerate(names) for _ in self.people[n]]
+        if not rows:
+            return np.zeros((0, self.embedding_size), np.float32), np.zeros(0, np.int64), names
+        return np.stack(rows).astype(np.float32), np.asarray(owners, np.int64), names
+
+    def check_model(
+        self, model_sha256: str, preprocess_version: int, gallery_path: str | Path, model_path: str | Path
+    ) -> None:
+        if self.model_sha256 != model_sha256 or self.preprocess_version != preprocess_version:
+            raise SiamfaceError(
+                f"{gallery_path}: gallery was enrolled with model sha256 {self.model_sha256[:12]}… "
+                f"(preprocessing v{self.preprocess_version}), but {model_path} is {model_sha256[:12]}… "
+                f"(v{preprocess_version}); embeddings of different models cannot be compared: "
+                f"re-enrol with 'face-edge enroll'"
+            )
+
+
+def save(gallery: Gallery, path: str | Path) -> None:
+    embeddings = [rec.embedding for name in gallery.names() for rec in gallery.people[name]]
+    header = {
+        "format": FORMAT,
+        "model_sha256": gallery.model_sha256,
+        "preprocess_version": gallery.preprocess_version,
+        "embedding_size": gallery.embedding_size,
+        "people": {
+            name: [{"path": r.path, "sha256": r.sha256, "enrolled_at": r.enrolled_at} for r in gallery.people[name]]
+            for name in gallery.names()
+        },
+    }
+    matrix = (
+        np.stack(embeddings).astype(np.float32) if embeddings else np.zeros((0, gallery.embedding_size), np.float32)
+    )
+    header_bytes = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    write_atomically(path, lambda handle: np.savez(handle, header=header_bytes, embeddings=matrix))
+
+
+def load(path: str | Path) -> Gallery:
+    path = Path(path)
+    if not path.is_file():
+        raise SiamfaceError(f"{path}: gallery file not found; create it with 'face-edge enroll'")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(bytes(data["header"]).decode("utf-8"))
+            matrix = np.array(data["embeddings"], dtype=np.float32)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, io.UnsupportedOperation) as exc:
+        raise SiamfaceError(
+            f"{path}: not a readable siamface gallery ({exc}); re-create it with 'face-edge enroll'"
+        ) from None
+    if header.get("format") != FORMAT:
+        raise SiamfaceError(f"{path}: gallery format {header.get('format')!r}, this runtime reads format {FORMAT}")
+    rows = iter(matrix)
+    people = {}
+    try:
+        for name, records in header["people"].items():
+            people[name] = [PhotoRecord(r["path"], r["sha256"], r["enrolled_at"], next(rows)) for r in records]
+    except StopIteration:
+        raise SiamfaceError(f"{path}: gallery header lists more photos than it has embeddings (file damaged)") from None
+    return Gallery(header["model_sha256"], int(header["preprocess_version"]), int(header["embedding_size"]), people)

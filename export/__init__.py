@@ -1,0 +1,1 @@
+"""Workstation side: turning trained models into checked ONNX files for the device."""

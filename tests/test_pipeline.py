@@ -1,0 +1,158 @@
+"""The device pipeline on real faces, with a model fitted in the test session."""
+
+import json
+
+import numpy as np
+import pytest
+
+from edge import gallery as gallery_io
+from edge.cli import main
+from edge.detect import HaarDetector
+from edge.embed import DEFAULT_MODEL, Embedder
+from edge.enroll import enroll
+from edge.errors import SiamfaceError
+from edge.match import UNKNOWN, Matcher
+from edge.pipeline import Pipeline
+
+from .conftest import REPO, identity_photos, one_face_photos
+
+
+@pytest.fixture(scope="module")
+def embedder(fixture_model):
+    return Embedder(fixture_model)
+
+
+@pytest.fixture(scope="module")
+def enrolled(embedder, dev_people):
+    """Five dev people enrolled from three photos each; the rest of dev/ are strangers."""
+    root, names = dev_people
+    people = {name: identity_photos(root, name)[:3] for name in names[:5]}
+    gallery, report = enroll(None, people, HaarDetector(), embedder, progress=False)
+    assert len(gallery.people) == 5
+    return gallery, report, people
+
+
+def test_same_photo_enrolled_and_probed_scores_one(embedder, enrolled):
+    gallery, _, people = enrolled
+    pipeline = Pipeline(HaarDetector(), embedder, Matcher(gallery, threshold=0.5, margin=0.05))
+    from edge.images import read_image
+
+    for name, photos in people.items():
+        path = next(p for p in photos if any(r.path == str(p.absolute()) for r in gallery.people[name]))
+        result = pipeline.process(read_image(path))
+        best = int(np.argmax(result.boxes[:, 2] * result.boxes[:, 3]))
+        assert result.matches[best].name == name
+        assert result.matches[best].score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_strangers_are_unknown_at_a_sensible_threshold(embedder, enrolled, dev_people):
+    gallery, _, _ = enrolled
+    root, names = dev_people
+    strangers = names[5:35]
+    pipeline = Pipeline(HaarDetector(), embedder, Matcher(gallery, threshold=0.5, margin=0.05))
+    from edge.images import read_image
+
+    named = total = 0
+    for name in strangers:
+        result = pipeline.process(read_image(identity_photos(root, name)[0]))
+        total += len(result.matches)
+        named += sum(m.name != UNKNOWN for m in result.matches)
+        assert all(m.candidate in gallery.people for m in result.matches)
+    assert total >= 25
+    assert named <= 1, f"{named} of {total} strangers' faces were given an enrolled name"
+
+
+def test_margin_rule_makes_a_near_tie_unknown(embedder, dev_people):
+    root, names = dev_people
+    photos = one_face_photos(root, names[0])
+    # The same person enrolled under two names: the two best people are a near tie.
+    people = {"alice": [photos[0]], "alice_twin": [photos[0]]}
+    gallery, _ = enroll(None, people, HaarDetector(), embedder, progress=False)
+    from edge.images import read_image
+
+    image = read_image(photos[0])
+    faces = embedder.embed_faces(image, HaarDetector().detect(image)[:1])
+    tied = Matcher(gallery, threshold=0.5, margin=0.05).match(faces)[0]
+    assert tied.name == UNKNOWN and tied.candidate in people and tied.score > 0.99
+    del gallery.people["alice_twin"]
+    alone = Matcher(gallery, threshold=0.5, margin=0.05).match(faces)[0]
+    assert alone.name == "alice"
+
+
+def test_gallery_from_another_model_is_refused(tmp_path, embedder, enrolled):
+    gallery, _, _ = enrolled
+    path = tmp_path / "gallery.npz"
+    gallery_io.save(gallery, path)
+    other = Embedder(DEFAULT_MODEL)
+    with pytest.raises(
+        SiamfaceError, match=r"gallery.npz: gallery was enrolled with model .* re-enrol with 'face-edge enroll'"
+    ):
+        gallery_io.load(path).check_model(other.fingerprint, 1, path, other.path)
+
+
+def test_reenrolment_embeds_only_what_changed(embedder, enrolled, dev_people):
+    gallery, first, people = enrolled
+    root, names = dev_people
+    again = dict(people)
+    again[names[0]] = [*people[names[0]], identity_photos(root, names[0])[3]]
+    updated, report = enroll(gallery, again, HaarDetector(), embedder, progress=False)
+    assert first.embedded + len(first.skipped) == 15
+    assert report.embedded == 1 and report.reused == first.embedded
+    assert len(updated.people[names[0]]) == len(gallery.people[names[0]]) + 1
+
+
+def test_photo_with_several_faces_or_none_is_skipped_and_reported(embedder, dev_people):
+    from .conftest import data_dir
+
+    root, names = dev_people
+    group = data_dir("scenes") / "2007_007763.jpg"  # seven people
+    no_face = REPO / "samples" / "frames" / "frame_04.jpg"
+    good = one_face_photos(root, names[1])[0]
+    gallery, report = enroll(None, {"bob": [group, no_face, good]}, HaarDetector(), embedder, progress=False)
+    assert len(gallery.people["bob"]) == 1
+    assert any("faces found, expected one" in line and "2007_007763.jpg" in line for line in report.skipped)
+    assert any("no face found" in line and "frame_04.jpg" in line for line in report.skipped)
+    with pytest.raises(SiamfaceError, match=r"people.carol: none of 2 photo\(s\) gave exactly one face"):
+        enroll(None, {"carol": [group, no_face]}, HaarDetector(), embedder, progress=False)
+
+
+def test_run_over_an_image_folder_emits_the_expected_events(tmp_path, fixture_model, dev_people, capsys):
+    root, names = dev_people
+    alice, stranger = one_face_photos(root, names[0])[0], one_face_photos(root, names[40])[0]
+    gallery = tmp_path / "g.npz"
+    assert (
+        main(
+            [
+                "enroll",
+                "--quiet",
+                "--model",
+                str(fixture_model),
+                "--gallery",
+                str(gallery),
+                "--person",
+                "alice",
+                str(alice),
+            ]
+        )
+        == 0
+    )
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "a.jpg").write_bytes(alice.read_bytes())
+    (frames / "b.jpg").write_bytes((REPO / "samples" / "frames" / "frame_04.jpg").read_bytes())  # no face
+    (frames / "c.jpg").write_bytes(stranger.read_bytes())
+    capsys.readouterr()
+    args = ["run", "--model", str(fixture_model), "--gallery", str(gallery), "--source", str(frames)]
+    assert main([*args, "--annotate", str(tmp_path / "annotated")]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    largest = {}
+    for e in events:
+        if e["frame"] not in largest or e["box"][2] > largest[e["frame"]]["box"][2]:
+            largest[e["frame"]] = e
+    assert set(largest) == {0, 2}  # the middle frame has no face
+    assert largest[0]["name"] == "alice" and largest[0]["score"] > 0.999
+    assert largest[2]["name"] == UNKNOWN
+    assert set(events[0]) == {"time", "camera", "frame", "box", "name", "score"}
+    assert sorted(p.name for p in (tmp_path / "annotated").iterdir()) == [f"frame_00000{i}.jpg" for i in range(3)]
+    assert main([*args, "--max-frames", "1"]) == 0
+    assert {json.loads(line)["frame"] for line in capsys.readouterr().out.splitlines()} == {0}

@@ -1,0 +1,1 @@
+"""Workstation side: training the Siamese embedding network (see the training issue)."""
