@@ -223,6 +223,171 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _print_json(report: dict) -> None:
+    import json
+
+    print(json.dumps(report, indent=None, sort_keys=True))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import evaluate
+
+    config = load_config(args)
+    if not args.images:
+        raise SiamfaceError("evaluate: --images DIR is needed (identity folders <name>/<name>_NNNN.jpg)")
+    images = Path(args.images)
+    if not images.is_dir():
+        raise SiamfaceError(f"--images {images}: no such folder")
+    detector = HaarDetector(config.detector)
+    embedder = Embedder(config.model_path, config.threads)
+    plots = Path(args.plots) if args.plots else None
+    progress = not args.quiet
+    if args.identify:
+        result = evaluate.identification(
+            images, detector, embedder, config.threshold, config.margin, args.enroll_count, args.max_people, progress
+        )
+        report = result.report
+        if plots:
+            from . import plots as plot
+
+            report["plots"] = [
+                str(
+                    plot.dir_far_plot(
+                        result.genuine_best,
+                        result.genuine_correct,
+                        result.stranger_best,
+                        plots / "identification_dir_far.png",
+                    )
+                ),
+                str(
+                    plot.score_histogram(
+                        result.genuine_best[result.genuine_correct],
+                        result.stranger_best,
+                        plots / "identification_scores.png",
+                        "best score per probe",
+                        config.threshold,
+                        ("enrolled, named right", "strangers"),
+                    )
+                ),
+            ]
+    else:
+        from .pairs import read_pairs
+
+        if not args.pairs:
+            raise SiamfaceError("evaluate: --pairs FILE is needed (LFW pairs format), or --identify")
+        pairs = read_pairs(args.pairs)
+        paths = evaluate.pair_paths(pairs, images, Path(args.pairs))
+        embedded = evaluate.embed_images([p for pair in paths for p in pair], detector, embedder, progress)
+        result = evaluate.verification(pairs, paths, embedded, embedder.fingerprint)
+        report = result.report
+        if plots:
+            from . import plots as plot
+
+            genuine, impostor = result.scores[result.labels], result.scores[~result.labels]
+            report["plots"] = [
+                str(plot.roc_plot(result.scores, result.labels, plots / "roc.png", Path(args.pairs).name)),
+                str(
+                    plot.score_histogram(
+                        genuine, impostor, plots / "scores.png", Path(args.pairs).name, report["best_threshold"]
+                    )
+                ),
+            ]
+    report["model"] = str(embedder.path)
+    if args.json:
+        _print_json(report)
+    else:
+        print(_table(report, identify=args.identify))
+    return 0
+
+
+def _table(r: dict, identify: bool) -> str:
+    rows = [("model", f"{Path(r['model']).name} sha256 {r['model_sha256'][:12]}…")]
+    if identify:
+        rows += [
+            ("enrolled", f"{r['enrolled_people']} people, {r['photos_per_person']} photos each"),
+            (
+                "probes",
+                f"{r['genuine_probes']} of enrolled people, {r['stranger_probes']} of {r['strangers']} strangers",
+            ),
+            ("rank-1 identification", f"{r['rank1']:.4f}"),
+            (
+                f"at threshold {r['threshold']:.3f}",
+                f"named right {r['true_accept_rate']:.4f}, strangers named {r['false_accept_rate']:.4f}",
+            ),
+            ("DIR @ FAR 1e-2", f"{r['dir_at_far_1e-2']:.4f} (threshold {r['threshold_at_far_1e-2']:.4f})"),
+            ("DIR @ FAR 1e-3", f"{r['dir_at_far_1e-3']:.4f} (threshold {r['threshold_at_far_1e-3']:.4f})"),
+        ]
+    else:
+        rows += [
+            ("pairs", str(r["pairs"])),
+            ("accuracy (10-fold)", f"{r['accuracy']:.4f} ± {r['std']:.4f}"),
+            ("ROC AUC", f"{r['auc']:.4f}"),
+            ("TAR @ FAR 1e-2", f"{r['tar_at_far_1e-2']:.4f} (threshold {r['threshold_at_far_1e-2']:.4f})"),
+            ("TAR @ FAR 1e-3", f"{r['tar_at_far_1e-3']:.4f} (threshold {r['threshold_at_far_1e-3']:.4f})"),
+            (
+                "best threshold",
+                f"{r['best_threshold']:.4f} (accuracy {r['accuracy_at_best_threshold']:.4f} on all pairs)",
+            ),
+        ]
+    rows += [
+        ("images", f"{r['images']}, {r['fallbacks']} with no face found (whole image used)"),
+        ("time", f"{1000 * r['seconds_per_image']:.1f} ms per image"),
+    ]
+    rows += [("plot", p) for p in r.get("plots", [])]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from . import calibrate as cal
+
+    config = load_config(args)
+    embedder = Embedder(config.model_path, config.threads)
+    gallery = gallery_io.load(config.gallery_path)
+    gallery.check_model(embedder.fingerprint, embedder.contract.preprocess_version, config.gallery_path, embedder.path)
+    if not 0 < args.far < 1:
+        raise SiamfaceError(f"--far={args.far}, expected a rate between 0 and 1 (e.g. 1e-3)")
+    genuine, impostor = cal.gallery_scores(gallery)
+    strangers = 0
+    if args.strangers:
+        from .evaluate import embed_images
+        from .images import is_image_path
+
+        folder = Path(args.strangers)
+        photos = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p)) if folder.is_dir() else []
+        if not photos:
+            raise SiamfaceError(f"--strangers {folder}: no images found (expected a folder of face photos)")
+        embedded = embed_images(photos, HaarDetector(config.detector), embedder, progress=not args.quiet)
+        strangers = len(photos)
+        impostor = np.concatenate([impostor, cal.stranger_scores(gallery, np.stack(list(embedded.vectors.values())))])
+    try:
+        result = cal.calibrate(genuine, impostor, args.far)
+    except ValueError as exc:
+        raise SiamfaceError(f"{config.gallery_path}: {exc}") from None
+    for warning in result.warnings:
+        log.warning("%s", warning)
+    print(f"gallery     {config.gallery_path}: {len(gallery.people)} people, {strangers} stranger photos")
+    print(f"genuine     {cal.summary(result.genuine)}")
+    print(f"impostor    {cal.summary(result.impostor)}")
+    print(
+        f"threshold   {result.threshold:.4f} for FAR {args.far:g} (true accept rate {result.tar:.3f}); "
+        f"config has {config.threshold:.4f}"
+    )
+    if args.plot:
+        from .plots import score_histogram
+
+        path = score_histogram(result.genuine, result.impostor, Path(args.plot), "calibration", result.threshold)
+        print(f"plot        {path}")
+    if args.write:
+        from .config_edit import set_threshold
+
+        if config.path is None:
+            raise SiamfaceError("--write: no config file to write (give --config FILE)")
+        set_threshold(config.path, result.threshold)
+        print(f"wrote match.threshold: {result.threshold:.4f} to {config.path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="face-edge", description="siamface on the device: find, embed and name faces."
@@ -267,6 +432,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", parents=[common], help="check config, model, gallery and source")
     check.set_defaults(func=cmd_check)
+
+    evaluate = sub.add_parser(
+        "evaluate", parents=[common], help="accuracy on a pairs file (LFW protocol) or --identify"
+    )
+    evaluate.add_argument("--pairs", help="pairs file in the LFW View-2 format")
+    evaluate.add_argument("--images", help="folder of identity folders <name>/<name>_NNNN.jpg")
+    evaluate.add_argument("--identify", action="store_true", help="open-set identification instead of verification")
+    evaluate.add_argument("--enroll-count", type=int, default=2, help="--identify: photos enrolled per person")
+    evaluate.add_argument("--max-people", type=int, help="--identify: use only the first N identities")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    evaluate.add_argument("--plots", help="write PNG plots (ROC, score histograms) to this folder")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    calibrate = sub.add_parser("calibrate", parents=[common], help="choose the threshold for this gallery")
+    calibrate.add_argument("--far", type=float, default=1e-3, help="target false accept rate (default 1e-3)")
+    calibrate.add_argument("--strangers", help="folder of photos of people who are not enrolled")
+    calibrate.add_argument("--plot", default="calibration.png", help="histogram PNG (default calibration.png)")
+    calibrate.add_argument("--write", action="store_true", help="write the threshold into the config file")
+    calibrate.add_argument("--quiet", action="store_true", help="no progress bar")
+    calibrate.set_defaults(func=cmd_calibrate)
     return parser
 
 
