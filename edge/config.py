@@ -12,6 +12,7 @@ import yaml
 from .detect import DetectorSettings
 from .embed import DEFAULT_MODEL
 from .errors import SiamfaceError
+from .schema import check_section
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -104,32 +105,6 @@ class Config:
         return found
 
 
-def _check_section(data: Any, schema: dict[str, Any], prefix: str, where: str) -> dict[str, Any]:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise SiamfaceError(
-            f"{where}: {prefix.rstrip('.') or 'top level'} is {type(data).__name__}, expected a mapping"
-        )
-    unknown = sorted(set(data) - set(schema), key=str)
-    if unknown:
-        known = ", ".join(schema)
-        raise SiamfaceError(f"{where}: unknown key {prefix}{unknown[0]} (known keys here: {known})")
-    values: dict[str, Any] = {}
-    for key, spec in schema.items():
-        full = prefix + key
-        if isinstance(spec, dict):
-            values.update(_check_section(data.get(key), spec, full + ".", where))
-            continue
-        types, default, expected = spec
-        value = data.get(key, default)
-        type_ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
-        if not type_ok or (full in RANGES and value is not None and not RANGES[full](value)):
-            raise SiamfaceError(f"{where}: {full}={value!r}, expected {expected}")
-        values[full] = value
-    return values
-
-
 def _check_people(people: dict, where: str) -> dict[str, list[str]]:
     checked = {}
     for name, photos in people.items():
@@ -145,7 +120,7 @@ def _check_people(people: dict, where: str) -> dict[str, list[str]]:
 
 def parse(data: Any, path: Path | None) -> Config:
     where = str(path) if path else "defaults"
-    v = _check_section(data, SCHEMA, "", where)
+    v = check_section(data, SCHEMA, "", where, RANGES)
     config = Config(
         path=path,
         source=str(v["source"]),

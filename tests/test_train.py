@@ -1,0 +1,133 @@
+"""train-model on real faces: a small run learns, reuses its cache, and resumes after an interruption."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from .conftest import REPO, data_dir
+
+pytest.importorskip("tensorflow", reason="training needs the [train] extra")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A recipe over a handful of identities, validated on all 3,000 dev pairs (smaller sets are too noisy)."""
+    work = tmp_path_factory.mktemp("train")
+    celeba = work / "celeba80"
+    celeba.mkdir()
+    for person in sorted(data_dir("train", "celeba").iterdir())[:80]:
+        (celeba / person.name).symlink_to(person)
+    recipe = {
+        "data": {
+            "roots": [
+                {"path": str(celeba)},
+                {"path": str(data_dir("train", "faces94"))},
+                {"path": str(data_dir("train", "att")), "cropped": True},
+            ],
+            "pairs": str(data_dir("dev", "pairs.txt")),
+            "pairs_images": str(data_dir("dev", "celeba")),
+            "cache": str(work / "cache"),
+        },
+        "model": {"backbone": "tiny", "input_size": 64},
+        "objectives": {"pair": "contrastive", "margin_softmax": "cosface"},
+        "training": {
+            "epochs": 4,
+            "steps_per_epoch": 100,
+            "identities_per_batch": 16,
+            "learning_rate": 0.005,
+            "seed": 3,
+        },
+        "output": str(work / "run"),
+    }
+    (work / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    return work
+
+
+def train_model(*args, env=None):
+    return [sys.executable, "-m", "train.cli", *args]
+
+
+def test_small_run_beats_the_untrained_network(workdir):
+    started = time.perf_counter()
+    result = subprocess.run(
+        train_model("--config", str(workdir / "recipe.yaml"), "--quiet"), cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((workdir / "run" / "report.json").read_text())
+    untrained, trained = report["untrained_accuracy"], report["dev_accuracy"]
+    print(
+        f"dev accuracy: untrained {untrained:.3f}, trained {trained:.3f} in {report['training_minutes']:.1f} min "
+        f"({time.perf_counter() - started:.0f} s wall)"
+    )
+    assert report["training_minutes"] < 2.0
+    assert trained >= untrained + 0.05, f"training did not learn: {untrained:.3f} -> {trained:.3f}"
+    assert [row["epoch"] for row in report["history"]] == [0, 1, 2, 3, 4]
+    for name in ("model.keras", "similarity.keras", "curves.png", "checkpoint.npz"):
+        assert (workdir / "run" / name).exists()
+    from train.modelfile import read_contract
+
+    contract = read_contract(workdir / "run" / "model.keras")
+    assert (contract.width, contract.channels, contract.embedding_size) == (64, "rgb", 128)
+
+
+def test_second_run_reuses_the_face_cache(workdir, monkeypatch):
+    """The second load of the same roots reads the cache and detects nothing."""
+    from edge.contract import ModelContract
+    from train import faces
+
+    class NoDetection:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("faces were detected again instead of read from the cache")
+
+    contract = ModelContract(64, 64, "rgb", "nhwc", (127.5,), (128.0,), 0.2, 128)
+    roots = [faces.Root(data_dir("train", "faces94")), faces.Root(data_dir("train", "att"), cropped=True)]
+    cache = workdir / "cache" / "faces"
+    first = faces.load_faces(roots, contract, cache, progress=False)  # fills the cache if no run did yet
+    monkeypatch.setattr(faces, "HaarDetector", NoDetection)
+    second = faces.load_faces(roots, contract, cache, progress=False)
+    assert len(second.labels) == len(first.labels) == 368 + 400
+    assert (second.crops == first.crops).all()
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(workdir):
+    out = workdir / "resume"
+    command = train_model(
+        "--config", str(workdir / "recipe.yaml"), "--output", str(out), "--epochs", "3", "--steps", "15", "--quiet"
+    )
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoint.npz").exists() and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.2)
+    child.send_signal(signal.SIGINT)  # as Ctrl-C, during epoch 2
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err[-2000:]
+    assert "run the same command again to resume" in err
+    first = json.loads((out / "report.json").read_text())["history"]
+    assert [row["epoch"] for row in first] == [0, 1]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env={**os.environ})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resuming from" in result.stderr and "at epoch 2" in result.stderr
+    history = json.loads((out / "report.json").read_text())["history"]
+    assert [row["epoch"] for row in history] == [0, 1, 2, 3]
+    assert history[1] == first[1]  # the finished epoch was kept, not trained again
+
+
+def test_bad_recipe_values_get_one_line(workdir, capsys):
+    from train.cli import main
+
+    bad = workdir / "bad.yaml"
+    bad.write_text("model:\n  backbone: resnet\n")
+    assert main(["--config", str(bad)]) == 2
+    assert "bad.yaml: model.backbone='resnet', expected one of tiny, mobile, vgg16" in capsys.readouterr().err
+    bad.write_text("data:\n  roots: [/no/such/folder]\n")
+    assert main(["--config", str(bad)]) == 2
+    assert "data.roots[0].path='/no/such/folder': no such folder" in capsys.readouterr().err
+    bad.write_text("trainng:\n  epochs: 3\n")
+    assert main(["--config", str(bad)]) == 2
+    assert "unknown key trainng" in capsys.readouterr().err

@@ -1,0 +1,78 @@
+"""train-model: train the Siamese face-embedding network from a YAML recipe."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from edge.errors import SiamfaceError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="train-model", description=__doc__)
+    parser.add_argument("--config", help="training recipe (YAML); see train/recipe.example.yaml")
+    parser.add_argument("--roots", nargs="+", help="override data.roots: folders of identity folders")
+    parser.add_argument("--cropped-roots", nargs="+", default=[], help="more roots whose images are already face crops")
+    parser.add_argument("--pairs", help="override data.pairs: validation pairs file (LFW format)")
+    parser.add_argument("--pairs-images", help="override data.pairs_images: the folder the pairs name")
+    parser.add_argument("--backbone", help="override model.backbone: tiny, mobile or vgg16")
+    parser.add_argument("--pair", help="override objectives.pair: none, contrastive or bce")
+    parser.add_argument("--margin-softmax", help="override objectives.margin_softmax: none, arcface or cosface")
+    parser.add_argument("--distill", type=float, help="override objectives.distill_weight")
+    parser.add_argument("--epochs", type=int, help="override training.epochs")
+    parser.add_argument("--steps", type=int, help="override training.steps_per_epoch")
+    parser.add_argument("--batch-identities", type=int, help="override training.identities_per_batch")
+    parser.add_argument("--max-minutes", type=float, help="override training.max_minutes")
+    parser.add_argument("--seed", type=int, help="override training.seed")
+    parser.add_argument("--cache", help="override data.cache")
+    parser.add_argument("--output", help="override output folder")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in the output folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from .recipe import load
+
+    roots = None
+    if args.roots or args.cropped_roots:
+        roots = [*(args.roots or []), *({"path": r, "cropped": True} for r in args.cropped_roots)]
+    overrides = {
+        "data.roots": roots,
+        "data.cache": args.cache,
+        "data.pairs": args.pairs,
+        "data.pairs_images": args.pairs_images,
+        "model.backbone": args.backbone,
+        "objectives.pair": args.pair,
+        "objectives.margin_softmax": args.margin_softmax,
+        "objectives.distill_weight": args.distill,
+        "training.epochs": args.epochs,
+        "training.steps_per_epoch": args.steps,
+        "training.identities_per_batch": args.batch_identities,
+        "training.max_minutes": args.max_minutes,
+        "training.seed": args.seed,
+        "output": args.output,
+    }
+    try:
+        recipe = load(args.config, overrides)
+        from .trainer import train
+
+        path = train(recipe, resume=not args.fresh, progress=not args.quiet)
+    except SiamfaceError as exc:
+        print(f"train-model: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "train-model: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr
+        )
+        return 130
+    print(f"wrote {path} (report and curves beside it)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

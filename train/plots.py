@@ -1,0 +1,33 @@
+"""PNG curves of a training run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.plots import _pyplot, _save
+
+
+def training_curves(history: list[dict], path: Path) -> Path:
+    plt = _pyplot()
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = [row["epoch"] for row in history]
+    for key in ("loss", "pair", "softmax", "distill", "similarity"):
+        points = [(row["epoch"], row[key]) for row in history if key in row]
+        if points:
+            loss_ax.plot(*zip(*points), marker="o", label=key)
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("mean loss")
+    if loss_ax.lines:
+        loss_ax.legend()
+    for key, label in (("accuracy", "cosine"), ("similarity_accuracy", "similarity model")):
+        points = [(row["epoch"], row[key]) for row in history if key in row]
+        if points:
+            acc_ax.plot(*zip(*points), marker="o", label=label)
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("dev pairs accuracy (10-fold)")
+    acc_ax.set_xticks(epochs)
+    if acc_ax.lines:
+        acc_ax.legend()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
