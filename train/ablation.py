@@ -35,25 +35,43 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and name not in args.only:
             continue
         out = args.output / name.replace(" + ", "+").replace(" ", "_")
-        command = [sys.executable, "-m", "train.cli", "--config", args.config, "--output", str(out), "--quiet",
-                   *flags, *args.extra]
+        command = [
+            sys.executable,
+            "-m",
+            "train.cli",
+            "--config",
+            args.config,
+            "--output",
+            str(out),
+            "--quiet",
+            *flags,
+            *args.extra,
+        ]
         print(f"== {name}: {' '.join(command[2:])}", flush=True)
         subprocess.run(command, check=True)
         report = json.loads((out / "report.json").read_text())
         best = max(report["history"], key=lambda r: r.get("accuracy", 0))
-        rows.append({
-            "variant": name, "accuracy": report["dev_accuracy"], "std": report["history"][-1]["std"],
-            "auc": report["history"][-1]["auc"], "similarity_accuracy": report["history"][-1]["similarity_accuracy"],
-            "best_epoch_accuracy": best["accuracy"], "training_minutes": report["training_minutes"],
-            "untrained_accuracy": report["untrained_accuracy"],
-        })
+        rows.append(
+            {
+                "variant": name,
+                "accuracy": report["dev_accuracy"],
+                "std": report["history"][-1]["std"],
+                "auc": report["history"][-1]["auc"],
+                "similarity_accuracy": report["history"][-1]["similarity_accuracy"],
+                "best_epoch_accuracy": best["accuracy"],
+                "training_minutes": report["training_minutes"],
+                "untrained_accuracy": report["untrained_accuracy"],
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     write_text_atomically(args.output / "ablation.json", json.dumps(rows, indent=2))
     print("\n| objectives | dev accuracy (10-fold) | AUC | similarity model | training minutes |")
     print("| --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['variant']} | {r['accuracy']:.4f} ± {r['std']:.4f} | {r['auc']:.4f} | "
-              f"{r['similarity_accuracy']:.4f} | {r['training_minutes']:.1f} |")
+        print(
+            f"| {r['variant']} | {r['accuracy']:.4f} ± {r['std']:.4f} | {r['auc']:.4f} | "
+            f"{r['similarity_accuracy']:.4f} | {r['training_minutes']:.1f} |"
+        )
     return 0
 
 

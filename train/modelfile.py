@@ -44,5 +44,7 @@ def read_contract(path: Path) -> ModelContract:
 def load_embedding_model(path: Path):
     import keras
 
+    from . import model  # noqa: F401  (registers the custom layers Keras must find when loading)
+
     contract = read_contract(path)
     return keras.saving.load_model(path, compile=False), contract

@@ -1,0 +1,37 @@
+"""Real face crops for quantization and checks, taken through the device preprocessing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from edge.contract import ModelContract
+from edge.detect import HaarDetector, largest_face
+from edge.errors import SiamfaceError
+from edge.images import is_image_path, read_image
+from edge.preprocess import crop_face, whole_image_box
+
+
+def calibration_faces(
+    folder: Path, contract: ModelContract, count: int, progress: bool = True
+) -> tuple[np.ndarray, list[str], int]:
+    """Up to ``count`` uint8 crops from the images under ``folder`` (spread over its files), their paths,
+    and how many had no detected face (whole image used)."""
+    if not folder.is_dir():
+        raise SiamfaceError(f"--calibration {folder}: no such folder (expected a folder of face photos)")
+    photos = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
+    if not photos:
+        raise SiamfaceError(f"--calibration {folder}: no images found (expected a folder of face photos)")
+    if len(photos) > count:  # every k-th photo, so all people in the folder are represented
+        photos = [photos[i] for i in np.linspace(0, len(photos) - 1, count).round().astype(int)]
+    detector, crops, fallbacks = HaarDetector(), [], 0
+    for path in tqdm(photos, desc="calibration faces", unit="photo", disable=not progress):
+        image = read_image(path)
+        box = largest_face(detector.detect(image))
+        if box is None:
+            fallbacks += 1
+            box = whole_image_box(image.shape, contract.margin)
+        crops.append(crop_face(image, box, contract))
+    return np.asarray(crops), [str(p) for p in photos], fallbacks
