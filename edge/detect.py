@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from .errors import SiamfaceError
+from .preprocess import whole_image_box
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,12 @@ def largest_face(boxes: np.ndarray) -> np.ndarray | None:
     if len(boxes) == 0:
         return None
     return boxes[int(np.argmax(boxes[:, 2] * boxes[:, 3]))]
+
+
+def face_or_whole(detector: HaarDetector, image: np.ndarray, margin: float) -> tuple[np.ndarray, bool]:
+    """(box, fell_back): the largest face, or when there is none the box whose margin-grown crop is the
+    whole image, i.e. the image taken as an already-cropped face."""
+    box = largest_face(detector.detect(image))
+    if box is None:
+        return np.asarray(whole_image_box(image.shape, margin)), True
+    return box, False

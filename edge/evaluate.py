@@ -15,12 +15,11 @@ import numpy as np
 from tqdm import tqdm
 
 from . import metrics
-from .detect import HaarDetector, largest_face
+from .detect import HaarDetector, face_or_whole
 from .embed import Embedder
 from .errors import SiamfaceError
 from .images import is_image_path, read_image
 from .pairs import Pair, image_path
-from .preprocess import whole_image_box
 
 
 @dataclass
@@ -37,10 +36,8 @@ def embed_images(paths: Iterable[Path], detector: HaarDetector, embedder: Embedd
     started = time.perf_counter()
     for path in tqdm(unique, desc="embedding", unit="image", disable=not progress):
         image = read_image(path)
-        box = largest_face(detector.detect(image))
-        if box is None:
-            fallbacks += 1
-            box = whole_image_box(image.shape, embedder.contract.margin)
+        box, fell_back = face_or_whole(detector, image, embedder.contract.margin)
+        fallbacks += fell_back
         vectors[path] = embedder.embed_faces(image, [box])[0]
     elapsed = time.perf_counter() - started
     return Embedded(vectors, fallbacks, elapsed / max(len(unique), 1))

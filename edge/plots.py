@@ -28,6 +28,18 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _rate_axes(ax, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str) -> None:
+    """A rate against a false-accept rate on a log axis from 1e-4 (rates of 0 drawn at 1e-4)."""
+    ax.plot(np.maximum(x, 1e-4), y, color="tab:blue")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+
+
 def score_histogram(
     genuine: np.ndarray,
     impostor: np.ndarray,
@@ -56,14 +68,9 @@ def roc_plot(scores: np.ndarray, labels: np.ndarray, path: Path, title: str) -> 
     plt = _pyplot()
     fpr, tpr, _ = metrics.roc_curve(scores, labels)
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot(np.maximum(fpr, 1e-4), tpr, color="tab:blue")
-    ax.set_xscale("log")
-    ax.set_xlim(1e-4, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("false accept rate")
-    ax.set_ylabel("true accept rate")
-    ax.set_title(f"{title} (AUC {metrics.auc(scores, labels):.3f})")
-    ax.grid(True, which="both", alpha=0.3)
+    _rate_axes(
+        ax, fpr, tpr, "false accept rate", "true accept rate", f"{title} (AUC {metrics.auc(scores, labels):.3f})"
+    )
     path = _save(fig, path)
     plt.close(fig)
     return path
@@ -76,14 +83,9 @@ def dir_far_plot(genuine_best: np.ndarray, genuine_correct: np.ndarray, stranger
     far = np.array([np.mean(stranger_best >= t) for t in thresholds])
     dir_ = np.array([np.mean(genuine_correct & (genuine_best >= t)) for t in thresholds])
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot(np.maximum(far, 1e-4), dir_, color="tab:blue")
-    ax.set_xscale("log")
-    ax.set_xlim(1e-4, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("false accept rate (strangers)")
-    ax.set_ylabel("detection and identification rate")
-    ax.set_title("open-set identification")
-    ax.grid(True, which="both", alpha=0.3)
+    _rate_axes(
+        ax, far, dir_, "false accept rate (strangers)", "detection and identification rate", "open-set identification"
+    )
     path = _save(fig, path)
     plt.close(fig)
     return path

@@ -8,10 +8,10 @@ import numpy as np
 from tqdm import tqdm
 
 from edge.contract import ModelContract
-from edge.detect import HaarDetector, largest_face
+from edge.detect import HaarDetector, face_or_whole
 from edge.errors import SiamfaceError
 from edge.images import is_image_path, read_image
-from edge.preprocess import crop_face, whole_image_box
+from edge.preprocess import crop_face
 
 
 def calibration_faces(
@@ -29,9 +29,7 @@ def calibration_faces(
     detector, crops, fallbacks = HaarDetector(), [], 0
     for path in tqdm(photos, desc="calibration faces", unit="photo", disable=not progress):
         image = read_image(path)
-        box = largest_face(detector.detect(image))
-        if box is None:
-            fallbacks += 1
-            box = whole_image_box(image.shape, contract.margin)
+        box, fell_back = face_or_whole(detector, image, contract.margin)
+        fallbacks += fell_back
         crops.append(crop_face(image, box, contract))
     return np.asarray(crops), [str(p) for p in photos], fallbacks

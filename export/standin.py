@@ -20,9 +20,9 @@ from onnx import TensorProto, helper, numpy_helper
 from tqdm import tqdm
 
 from edge.contract import ModelContract
-from edge.detect import HaarDetector, largest_face
+from edge.detect import HaarDetector, face_or_whole
 from edge.images import is_image_path, read_image
-from edge.preprocess import crop_face, whole_image_box
+from edge.preprocess import crop_face
 
 CONTRACT = ModelContract(
     width=48,
@@ -51,11 +51,9 @@ def collect_faces(
         photos = sorted(p for p in folder.iterdir() if is_image_path(p))[:per_identity]
         for photo in photos:
             image = read_image(photo)
-            box = largest_face(detector.detect(image))
-            if box is None:
-                if not fallback_whole:
-                    continue
-                box = whole_image_box(image.shape, contract.margin)
+            box, fell_back = face_or_whole(detector, image, contract.margin)
+            if fell_back and not fallback_whole:
+                continue
             crops.append(crop_face(image, box, contract))
             labels.append(label)
     return np.asarray(crops), np.asarray(labels)

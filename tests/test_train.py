@@ -131,3 +131,20 @@ def test_bad_recipe_values_get_one_line(workdir, capsys):
     bad.write_text("trainng:\n  epochs: 3\n")
     assert main(["--config", str(bad)]) == 2
     assert "unknown key trainng" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backbone", ["tiny", "mobile", "vgg16"])
+def test_backbones_give_unit_embeddings_and_a_symmetric_similarity(backbone):
+    import numpy as np
+
+    from train.model import embedding_model, similarity_model
+
+    model = embedding_model(backbone, 64, 3, 32, alpha=0.35)
+    x = np.random.default_rng(0).normal(size=(3, 64, 64, 3)).astype("float32")
+    out = np.asarray(model(x, training=False))
+    assert out.shape == (3, 32)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    similarity = similarity_model(32)
+    ab = np.asarray(similarity([out[:1], out[1:2]]))
+    ba = np.asarray(similarity([out[1:2], out[:1]]))
+    assert 0.0 < ab[0, 0] < 1.0 and np.isclose(ab, ba).all()  # the order of the two faces does not matter

@@ -18,11 +18,11 @@ from tqdm import tqdm
 
 from edge.atomic import write_atomically
 from edge.contract import PREPROCESS_VERSION, ModelContract
-from edge.detect import DetectorSettings, HaarDetector, largest_face
+from edge.detect import DetectorSettings, HaarDetector, face_or_whole
 from edge.images import is_image_path, read_image
-from edge.preprocess import crop_face, whole_image_box
+from edge.preprocess import crop_face
 
-from .cache import cache_key
+from .cache import cache_key, file_stamps
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def load_root(
     """(identity per face, crops, paths, photos without a face) for one root, from the cache when it can."""
     photos = select_photos(list_photos(root.path, labelled), per_identity)
     ctx = context_contract(contract)
-    stamp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for _, p in photos]
+    stamp = file_stamps(p for _, p in photos)
     key = cache_key(PREPROCESS_VERSION, ctx.to_metadata(), root.cropped, detector_settings, stamp)
     file = cache_dir / f"faces-{root.path.name}-{key}.npz"
     if file.exists():
@@ -103,12 +103,10 @@ def load_root(
     names, crops, paths, no_face = [], [], [], 0
     for name, path in tqdm(photos, desc=f"cropping {root.path.name}", unit="photo", leave=False, disable=not progress):
         image = read_image(path)
-        box = largest_face(detector.detect(image))
-        if box is None:
-            no_face += 1
-            if not root.cropped:
-                continue
-            box = whole_image_box(image.shape, contract.margin)
+        box, fell_back = face_or_whole(detector, image, contract.margin)
+        no_face += fell_back
+        if fell_back and not root.cropped:
+            continue
         crops.append(crop_face(image, box, ctx))
         names.append(name)
         paths.append(str(path))

@@ -16,12 +16,14 @@ from keras import layers
 log = logging.getLogger(__name__)
 
 BACKBONES = ("tiny", "mobile", "vgg16")
+BN_MOMENTUM = 0.9
 
 
 @keras.saving.register_keras_serializable(package="siamface")
 class L2Normalize(layers.Layer):
     def call(self, x):
-        return x / keras.ops.sqrt(keras.ops.maximum(keras.ops.sum(x * x, axis=-1, keepdims=True), 1e-12))
+        # The floor only guards a zero vector: a deep untrained body gives norms near 1e-6.
+        return x / keras.ops.sqrt(keras.ops.maximum(keras.ops.sum(x * x, axis=-1, keepdims=True), 1e-30))
 
 
 def _tiny(inputs):
@@ -67,7 +69,13 @@ def embedding_model(backbone: str, size: int, channels: int, embedding_size: int
     x = layers.Dense(embedding_size, use_bias=False, name="embedding_dense")(x)
     x = layers.BatchNormalization(name="embedding_bn")(x)
     outputs = L2Normalize(name="embedding")(x)
-    return keras.Model(inputs, outputs, name=f"siamface_{backbone}")
+    model = keras.Model(inputs, outputs, name=f"siamface_{backbone}")
+    # keras.applications uses momentum 0.999: after a few hundred steps the running statistics are
+    # still mostly their initial values and inference-mode embeddings collapse. 0.9 settles in ~50 steps.
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = BN_MOMENTUM
+    return model
 
 
 def similarity_model(embedding_size: int) -> keras.Model:

@@ -18,12 +18,11 @@ import numpy as np
 from tqdm import tqdm
 
 from edge.atomic import write_atomically
-from edge.detect import DetectorSettings, HaarDetector, largest_face
+from edge.detect import DetectorSettings, HaarDetector, face_or_whole
 from edge.errors import SiamfaceError
 from edge.images import read_image
-from edge.preprocess import whole_image_box
 
-from .cache import cache_key, cache_root
+from .cache import cache_key, cache_root, file_stamps
 from .faces import Root, list_photos, select_photos
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def teacher_embeddings(
 ) -> dict[str, np.ndarray]:
     """path -> L2-normalised teacher embedding, for the photos the face cache keeps."""
     photos = select_photos(list_photos(root.path, labelled), per_identity)
-    stamp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for _, p in photos]
+    stamp = file_stamps(p for _, p in photos)
     key = cache_key(TEACHER, root.cropped, detector_settings, stamp)
     file = cache_dir / f"teacher-{root.path.name}-{key}.npz"
     if file.exists():
@@ -73,11 +72,9 @@ def teacher_embeddings(
     paths, vectors = [], []
     for _, path in tqdm(photos, desc=f"teacher {root.path.name}", unit="photo", disable=not progress):
         image = read_image(path)
-        box = largest_face(detector.detect(image))
-        if box is None:
-            if not root.cropped:
-                continue
-            box = whole_image_box(image.shape, 0.0)
+        box, fell_back = face_or_whole(detector, image, 0.0)  # dlib finds its landmarks in the whole crop
+        if fell_back and not root.cropped:
+            continue
         paths.append(str(path))
         vectors.append(teacher.embed(image, box))
     embeddings = np.asarray(vectors, np.float32).reshape(-1, DIMS)

@@ -11,12 +11,12 @@ from tqdm import tqdm
 from edge import metrics
 from edge.atomic import write_atomically
 from edge.contract import PREPROCESS_VERSION, ModelContract
-from edge.detect import HaarDetector, largest_face
+from edge.detect import HaarDetector, face_or_whole
 from edge.images import read_image
 from edge.pairs import Pair, image_path, read_pairs
-from edge.preprocess import crop_face, to_tensor, whole_image_box
+from edge.preprocess import crop_face, to_tensor
 
-from .cache import cache_key
+from .cache import cache_key, file_stamps
 
 
 @dataclass
@@ -45,7 +45,7 @@ def load_pairs(
     paths = [image_path(images, *k) for k in keys]
     row = {k: i for i, k in enumerate(keys)}
     index = np.array([[row[p.first], row[p.second]] for p in pairs])
-    stamp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+    stamp = file_stamps(paths)
     file = cache_dir / f"pairs-{cache_key(PREPROCESS_VERSION, contract.to_metadata(), stamp)}.npz"
     if file.exists():
         with np.load(file, allow_pickle=False) as data:
@@ -53,10 +53,8 @@ def load_pairs(
     detector, crops, fallbacks = HaarDetector(), [], 0
     for path in tqdm(paths, desc="validation faces", unit="image", disable=not progress, leave=False):
         image = read_image(path)
-        box = largest_face(detector.detect(image))
-        if box is None:
-            fallbacks += 1
-            box = whole_image_box(image.shape, contract.margin)
+        box, fell_back = face_or_whole(detector, image, contract.margin)
+        fallbacks += fell_back
         crops.append(crop_face(image, box, contract))
     crops_array = np.asarray(crops, np.uint8)
     cache_dir.mkdir(parents=True, exist_ok=True)
