@@ -18,8 +18,7 @@ from .config import load as load_config_file
 from .detect import HaarDetector, largest_face
 from .embed import Embedder
 from .errors import SiamfaceError
-from .match import Matcher
-from .pipeline import STAGES, Pipeline
+from .runner import load_matcher
 
 log = logging.getLogger("face-edge")
 
@@ -53,49 +52,28 @@ def load_config(args: argparse.Namespace) -> Config:
     return config
 
 
-def load_matcher(config: Config, embedder: Embedder) -> Matcher:
-    gallery = gallery_io.load(config.gallery_path)
-    gallery.check_model(embedder.fingerprint, embedder.contract.preprocess_version, config.gallery_path, embedder.path)
-    return Matcher(gallery, config.threshold, config.margin)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from .annotate import AnnotatedOutput, draw
-    from .events import Event, emit, utc_now
-    from .sources import open_source
+    import signal
 
-    config = load_config(args)
-    embedder = Embedder(config.model_path, config.threads)
-    pipeline = Pipeline(HaarDetector(config.detector), embedder, load_matcher(config, embedder))
-    annotate = Path(args.annotate).absolute() if args.annotate else config.annotate
-    output = AnnotatedOutput(annotate) if annotate else None
-    source = open_source(config.source, config.base_dir)
-    log.info("running on %s with %d people enrolled", source.name, len(pipeline.matcher.names))
-    totals = dict.fromkeys(STAGES, 0.0)
-    frames = faces = 0
+    from .runner import CameraGone, Runner
+
+    runner = Runner(
+        lambda: load_config(args), args.max_frames, Path(args.annotate).absolute() if args.annotate else None
+    )
+    handlers = {
+        signal.SIGTERM: runner.request_stop,
+        signal.SIGINT: runner.request_stop,
+        signal.SIGHUP: runner.request_reload,
+    }
+    previous = {sig: signal.signal(sig, lambda *_, act=act: act()) for sig, act in handlers.items()}
     try:
-        while args.max_frames is None or frames < args.max_frames:
-            frame = source.read()
-            if frame is None:
-                break
-            result = pipeline.process(frame)
-            for box, match in zip(result.boxes, result.matches):
-                box_ints = (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
-                emit(Event(utc_now(), config.camera, frames, box_ints, match.name, round(match.score, 4)))
-            if output:
-                output.write(frames, draw(frame, result.boxes, result.matches))
-            for stage, seconds in result.seconds.items():
-                totals[stage] += seconds
-            frames += 1
-            faces += len(result.boxes)
+        return runner.run()
+    except CameraGone as exc:
+        log.error("%s", exc)
+        return 1
     finally:
-        source.close()
-        if output:
-            output.close()
-    if frames:
-        split = ", ".join(f"{stage} {1000 * totals[stage] / frames:.1f}" for stage in STAGES)
-        log.info("%d frames, %d faces; mean ms per frame: %s", frames, faces, split)
-    return 0
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:

@@ -48,6 +48,11 @@ SCHEMA: dict[str, Any] = {
     "output": {
         "annotate": ((str, type(None)), None, "a folder for annotated images or a .mp4/.avi file, or null"),
     },
+    "service": {
+        "exit_after": ((float, int), 60, "seconds without frames before exiting non-zero, above 0"),
+        "max_backoff": ((float, int), 10, "the longest wait between camera reopen attempts in seconds, above 0"),
+        "status_every": ((float, int), 10, "seconds between status reports to systemd, above 0"),
+    },
     "logging": {
         "level": ((str,), "info", f"one of {', '.join(LOG_LEVELS)}"),
     },
@@ -63,6 +68,9 @@ RANGES = {
     "match.threshold": lambda v: -1.0 <= v <= 1.0,
     "match.margin": lambda v: 0.0 <= v <= 2.0,
     "logging.level": lambda v: v.lower() in LOG_LEVELS,
+    "service.exit_after": lambda v: v > 0,
+    "service.max_backoff": lambda v: v > 0,
+    "service.status_every": lambda v: v > 0,
 }
 
 
@@ -80,6 +88,9 @@ class Config:
     margin: float = 0.05
     annotate: Path | None = None
     log_level: str = "info"
+    exit_after: float = 60.0
+    max_backoff: float = 10.0
+    status_every: float = 10.0
 
     @property
     def base_dir(self) -> Path:
@@ -139,6 +150,9 @@ def parse(data: Any, path: Path | None) -> Config:
         threshold=float(v["match.threshold"]),
         margin=float(v["match.margin"]),
         log_level=v["logging.level"].lower(),
+        exit_after=float(v["service.exit_after"]),
+        max_backoff=float(v["service.max_backoff"]),
+        status_every=float(v["service.status_every"]),
     )
     if v["model.path"] is not None:
         config.model_path = config.resolve(v["model.path"])

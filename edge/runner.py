@@ -1,0 +1,174 @@
+"""The device loop: frames in, events out, until the source ends or the process is told to stop.
+
+Signals only set flags, acted on between frames: SIGHUP reloads config and gallery (a bad new
+config is refused and the old one stays), SIGTERM stops. A camera that stops delivering frames is
+reopened with back-off; after ``service.exit_after`` seconds without a frame the loop gives up with
+exit status 1, so that systemd restarts the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import gallery as gallery_io
+from .config import Config
+from .detect import HaarDetector
+from .embed import Embedder
+from .errors import SiamfaceError
+from .events import Event, emit, utc_now
+from .match import Matcher
+from .notify import Notifier
+from .pipeline import STAGES, Pipeline
+from .sources import FrameSource, open_source
+
+log = logging.getLogger("face-edge")
+
+
+def load_matcher(config: Config, embedder: Embedder) -> Matcher:
+    gallery = gallery_io.load(config.gallery_path)
+    gallery.check_model(embedder.fingerprint, embedder.contract.preprocess_version, config.gallery_path, embedder.path)
+    return Matcher(gallery, config.threshold, config.margin)
+
+
+@dataclass
+class Runtime:
+    config: Config
+    pipeline: Pipeline
+
+
+def load_runtime(config: Config) -> Runtime:
+    embedder = Embedder(config.model_path, config.threads)
+    return Runtime(config, Pipeline(HaarDetector(config.detector), embedder, load_matcher(config, embedder)))
+
+
+class CameraGone(SiamfaceError):
+    """No frames for longer than service.exit_after: the process should exit non-zero."""
+
+
+class Runner:
+    def __init__(
+        self,
+        load_config: Callable[[], Config],
+        max_frames: int | None = None,
+        annotate: Path | None = None,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._load_config = load_config
+        self._max_frames = max_frames
+        self._annotate = annotate
+        self._notifier = notifier or Notifier()
+        self._clock = clock
+        self._sleep = sleep
+        self._stop = False
+        self._reload = False
+        self.reconnects = 0
+        self.frames = 0
+
+    def request_stop(self) -> None:
+        self._stop = True
+
+    def request_reload(self) -> None:
+        self._reload = True
+
+    def run(self) -> int:
+        from .annotate import AnnotatedOutput, draw
+
+        runtime = load_runtime(self._load_config())
+        annotate = self._annotate or runtime.config.annotate
+        output = AnnotatedOutput(annotate) if annotate else None
+        source = open_source(runtime.config.source, runtime.config.base_dir)
+        log.info("running on %s with %d people enrolled", source.name, len(runtime.pipeline.matcher.names))
+        totals = dict.fromkeys(STAGES, 0.0)
+        faces = 0
+        last_frame = window_start = self._clock()
+        window_frames = 0
+        ready = False
+        try:
+            while not self._stop and (self._max_frames is None or self.frames < self._max_frames):
+                if self._reload:
+                    self._reload = False
+                    runtime, source = self._reloaded(runtime, source)
+                try:
+                    frame = source.read()
+                except SiamfaceError as exc:
+                    log.warning("%s", exc)
+                    source.close()
+                    source = self._reopen(runtime.config, last_frame)
+                    continue
+                if frame is None:
+                    break
+                last_frame = self._clock()
+                if not ready:
+                    ready = True
+                    self._notifier.ready(f"running, {len(runtime.pipeline.matcher.names)} people enrolled")
+                result = runtime.pipeline.process(frame)
+                for box, match in zip(result.boxes, result.matches):
+                    box_ints = (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
+                    emit(
+                        Event(
+                            utc_now(), runtime.config.camera, self.frames, box_ints, match.name, round(match.score, 4)
+                        )
+                    )
+                if output:
+                    output.write(self.frames, draw(frame, result.boxes, result.matches))
+                self._notifier.watchdog()  # only after a frame was really processed
+                for stage, seconds in result.seconds.items():
+                    totals[stage] += seconds
+                self.frames += 1
+                faces += len(result.boxes)
+                window_frames += 1
+                if self._clock() - window_start >= runtime.config.status_every:
+                    fps = window_frames / (self._clock() - window_start)
+                    self._notifier.status(
+                        f"{fps:.1f} fps, {len(runtime.pipeline.matcher.names)} people enrolled, "
+                        f"{self.reconnects} reconnects"
+                    )
+                    window_start, window_frames = self._clock(), 0
+        finally:
+            self._notifier.stopping()
+            source.close()
+            if output:
+                output.close()
+        if self.frames:
+            split = ", ".join(f"{stage} {1000 * totals[stage] / self.frames:.1f}" for stage in STAGES)
+            log.info("%d frames, %d faces; mean ms per frame: %s", self.frames, faces, split)
+        return 0
+
+    def _reopen(self, config: Config, last_frame: float) -> FrameSource:
+        backoff = 0.5
+        while not self._stop:
+            waited = self._clock() - last_frame
+            if waited >= config.exit_after:
+                raise CameraGone(
+                    f"source {config.source}: no frames for {waited:.0f} s (service.exit_after={config.exit_after:g}); "
+                    "exiting so that the service is restarted"
+                )
+            self._sleep(min(backoff, config.exit_after - waited))
+            try:
+                source = open_source(config.source, config.base_dir)
+            except SiamfaceError as exc:
+                log.warning("reopening failed: %s", exc)
+            else:
+                self.reconnects += 1
+                log.info("source %s reopened (reconnect %d)", source.name, self.reconnects)
+                return source
+            backoff = min(backoff * 2, config.max_backoff)
+        raise CameraGone("stopped while waiting for the camera")
+
+    def _reloaded(self, runtime: Runtime, source: FrameSource) -> tuple[Runtime, FrameSource]:
+        try:
+            new = load_runtime(self._load_config())
+        except SiamfaceError as exc:
+            log.error("reload refused, the running config stays in force: %s", exc)
+            return runtime, source
+        if (new.config.source, new.config.base_dir) != (runtime.config.source, runtime.config.base_dir):
+            source.close()
+            source = open_source(new.config.source, new.config.base_dir)
+        log.info("reloaded: %d people enrolled, threshold %.3f", len(new.pipeline.matcher.names), new.config.threshold)
+        return new, source

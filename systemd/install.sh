@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs siamface as a systemd service (Raspberry Pi OS, or any Debian-like system with systemd).
+# Run as root from a checkout:  sudo systemd/install.sh      (PREFIX=/opt/siamface by default)
+# It creates the system user 'siamface' in the 'video' group, a venv that can see apt's
+# python3-picamera2, /etc/siamface/config.yaml (kept if it exists) and /var/lib/siamface.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+prefix=${PREFIX:-/opt/siamface}
+
+[ "$(id -u)" = 0 ] || { echo "install.sh: run as root (sudo systemd/install.sh)" >&2; exit 1; }
+if command -v apt-get >/dev/null && [ -e /etc/rpi-issue ] && ! dpkg -s python3-picamera2 >/dev/null 2>&1; then
+  apt-get install -y python3-picamera2   # the Pi camera's library comes from Raspberry Pi OS, not pip
+fi
+
+id -u siamface >/dev/null 2>&1 ||
+  useradd --system --home-dir /var/lib/siamface --no-create-home --shell /usr/sbin/nologin siamface
+usermod -aG video siamface
+
+# --system-site-packages: picamera2 and libcamera are apt packages, invisible to a plain venv.
+python3 -m venv --system-site-packages "$prefix/venv"
+"$prefix/venv/bin/pip" install --quiet --upgrade pip
+"$prefix/venv/bin/pip" install --quiet "$repo"
+install -d -m 0755 "$prefix/share"
+cp -r "$repo/samples" "$prefix/share/"
+
+install -d -m 0755 /etc/siamface
+install -d -m 0750 -o siamface -g siamface /var/lib/siamface
+if [ ! -e /etc/siamface/config.yaml ]; then
+  sed -e 's|^source: .*|source: picamera2|' \
+      -e 's|^gallery: .*|gallery: /var/lib/siamface/gallery.npz|' \
+      -e "s|- samples/|- $prefix/share/samples/|" \
+      "$repo/config.yaml" > /etc/siamface/config.yaml
+  chmod 0644 /etc/siamface/config.yaml
+fi
+
+sed "s|/opt/siamface|$prefix|g" "$repo/systemd/siamface.service" > /etc/systemd/system/siamface.service
+systemctl daemon-reload
+
+cat <<NEXT
+Installed. Next:
+  1. list your people in /etc/siamface/config.yaml (name -> photos)
+  2. sudo -u siamface $prefix/venv/bin/face-edge enroll --config /etc/siamface/config.yaml
+  3. sudo systemctl enable --now siamface      (events: journalctl -u siamface -f)
+After changing the config or the gallery: sudo systemctl reload siamface
+NEXT
