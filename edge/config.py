@@ -13,6 +13,7 @@ from .detect import DetectorSettings
 from .embed import DEFAULT_MODEL
 from .errors import SiamfaceError
 from .schema import check_section
+from .track import TrackSettings
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -48,6 +49,16 @@ SCHEMA: dict[str, Any] = {
     "output": {
         "annotate": ((str, type(None)), None, "a folder for annotated images or a .mp4/.avi file, or null"),
     },
+    "tracking": {
+        "votes_needed": ((int,), 3, "how many of the last vote_window usable frames must agree, at least 1"),
+        "vote_window": ((int,), 5, "frames voted over, at least votes_needed"),
+        "leave_after": ((float, int), 2.0, "seconds unseen before a person's leave event, above 0"),
+        "cooldown": ((float, int), 30.0, "seconds after a leave without a new enter for that person, at least 0"),
+    },
+    "quality": {
+        "min_face": ((int,), 32, "the smallest face side in pixels that may vote, at least 1"),
+        "min_sharpness": ((float, int), 60.0, "the least variance of the Laplacian of the face (64x64) that may vote"),
+    },
     "service": {
         "exit_after": ((float, int), 60, "seconds without frames before exiting non-zero, above 0"),
         "max_backoff": ((float, int), 10, "the longest wait between camera reopen attempts in seconds, above 0"),
@@ -68,6 +79,12 @@ RANGES = {
     "match.threshold": lambda v: -1.0 <= v <= 1.0,
     "match.margin": lambda v: 0.0 <= v <= 2.0,
     "logging.level": lambda v: v.lower() in LOG_LEVELS,
+    "tracking.votes_needed": lambda v: v >= 1,
+    "tracking.vote_window": lambda v: v >= 1,
+    "tracking.leave_after": lambda v: v > 0,
+    "tracking.cooldown": lambda v: v >= 0,
+    "quality.min_face": lambda v: v >= 1,
+    "quality.min_sharpness": lambda v: v >= 0,
     "service.exit_after": lambda v: v > 0,
     "service.max_backoff": lambda v: v > 0,
     "service.status_every": lambda v: v > 0,
@@ -88,6 +105,9 @@ class Config:
     margin: float = 0.05
     annotate: Path | None = None
     log_level: str = "info"
+    tracking: TrackSettings = field(default_factory=TrackSettings)
+    min_face: int = 32
+    min_sharpness: float = 60.0
     exit_after: float = 60.0
     max_backoff: float = 10.0
     status_every: float = 10.0
@@ -150,6 +170,14 @@ def parse(data: Any, path: Path | None) -> Config:
         threshold=float(v["match.threshold"]),
         margin=float(v["match.margin"]),
         log_level=v["logging.level"].lower(),
+        tracking=TrackSettings(
+            votes_needed=v["tracking.votes_needed"],
+            vote_window=v["tracking.vote_window"],
+            leave_after=float(v["tracking.leave_after"]),
+            cooldown=float(v["tracking.cooldown"]),
+        ),
+        min_face=v["quality.min_face"],
+        min_sharpness=float(v["quality.min_sharpness"]),
         exit_after=float(v["service.exit_after"]),
         max_backoff=float(v["service.max_backoff"]),
         status_every=float(v["service.status_every"]),
@@ -159,6 +187,11 @@ def parse(data: Any, path: Path | None) -> Config:
     config.gallery_path = config.resolve(v["gallery"])
     if v["output.annotate"] is not None:
         config.annotate = config.resolve(v["output.annotate"])
+    if config.tracking.vote_window < config.tracking.votes_needed:
+        raise SiamfaceError(
+            f"{where}: tracking.vote_window={config.tracking.vote_window}, expected at least "
+            f"tracking.votes_needed={config.tracking.votes_needed}"
+        )
     return config
 
 

@@ -13,10 +13,12 @@ from typing import TextIO
 class Event:
     time: str  # ISO 8601, UTC
     camera: str
-    frame: int
-    box: tuple[int, int, int, int]
+    event: str  # "enter" when a track is first confidently named (or confidently unknown), "leave" when it ends
+    track: int
     name: str
     score: float
+    box: tuple[int, int, int, int]
+    frame: int
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

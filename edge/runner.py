@@ -1,9 +1,11 @@
 """The device loop: frames in, events out, until the source ends or the process is told to stop.
 
-Signals only set flags, acted on between frames: SIGHUP reloads config and gallery (a bad new
-config is refused and the old one stays), SIGTERM stops. A camera that stops delivering frames is
-reopened with back-off; after ``service.exit_after`` seconds without a frame the loop gives up with
-exit status 1, so that systemd restarts the service.
+Faces are tracked across frames; each person gives one ``enter`` event (named, or unknown, by a
+vote over frames whose face passed the quality gate) and one ``leave`` event. Signals only set
+flags, acted on between frames: SIGHUP reloads config and gallery (a bad new config is refused and
+the old one stays), SIGTERM stops. A camera that stops delivering frames is reopened with back-off;
+after ``service.exit_after`` seconds without a frame the loop gives up with exit status 1, so that
+systemd restarts the service.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from .events import Event, emit, utc_now
 from .match import Matcher
 from .notify import Notifier
 from .pipeline import STAGES, Pipeline
+from .quality import usable
 from .sources import FrameSource, open_source
+from .track import Tracker, TrackEvent
 
 log = logging.getLogger("face-edge")
 
@@ -84,6 +88,7 @@ class Runner:
         output = AnnotatedOutput(annotate) if annotate else None
         source = open_source(runtime.config.source, runtime.config.base_dir)
         log.info("running on %s with %d people enrolled", source.name, len(runtime.pipeline.matcher.names))
+        tracker = Tracker(runtime.config.tracking)
         totals = dict.fromkeys(STAGES, 0.0)
         faces = 0
         last_frame = window_start = self._clock()
@@ -94,6 +99,7 @@ class Runner:
                 if self._reload:
                     self._reload = False
                     runtime, source = self._reloaded(runtime, source)
+                    tracker.settings = runtime.config.tracking  # open tracks carry on
                 try:
                     frame = source.read()
                 except SiamfaceError as exc:
@@ -108,13 +114,10 @@ class Runner:
                     ready = True
                     self._notifier.ready(f"running, {len(runtime.pipeline.matcher.names)} people enrolled")
                 result = runtime.pipeline.process(frame)
-                for box, match in zip(result.boxes, result.matches):
-                    box_ints = (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
-                    emit(
-                        Event(
-                            utc_now(), runtime.config.camera, self.frames, box_ints, match.name, round(match.score, 4)
-                        )
-                    )
+                config = runtime.config
+                votes = usable(frame, result.boxes, config.min_face, config.min_sharpness)
+                events = tracker.update(self._clock(), result.boxes, result.embeddings, result.matches, votes)
+                self._emit(events, config.camera)
                 if output:
                     output.write(self.frames, draw(frame, result.boxes, result.matches))
                 self._notifier.watchdog()  # only after a frame was really processed
@@ -131,6 +134,8 @@ class Runner:
                     )
                     window_start, window_frames = self._clock(), 0
         finally:
+            # However the loop ends, open tracks are decided on the frames they had and closed.
+            self._emit(tracker.close(self._clock()), runtime.config.camera)
             self._notifier.stopping()
             source.close()
             if output:
@@ -139,6 +144,10 @@ class Runner:
             split = ", ".join(f"{stage} {1000 * totals[stage] / self.frames:.1f}" for stage in STAGES)
             log.info("%d frames, %d faces; mean ms per frame: %s", self.frames, faces, split)
         return 0
+
+    def _emit(self, events: list[TrackEvent], camera: str) -> None:
+        for e in events:
+            emit(Event(utc_now(), camera, e.kind, e.track, e.name, round(e.score, 4), e.box, self.frames))
 
     def _reopen(self, config: Config, last_frame: float) -> FrameSource:
         backoff = 0.5

@@ -145,14 +145,16 @@ def test_run_over_an_image_folder_emits_the_expected_events(tmp_path, fixture_mo
     args = ["run", "--model", str(fixture_model), "--gallery", str(gallery), "--source", str(frames)]
     assert main([*args, "--annotate", str(tmp_path / "annotated")]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    largest = {}
-    for e in events:
-        if e["frame"] not in largest or e["box"][2] > largest[e["frame"]]["box"][2]:
-            largest[e["frame"]] = e
-    assert set(largest) == {0, 2}  # the middle frame has no face
-    assert largest[0]["name"] == "alice" and largest[0]["score"] > 0.999
-    assert largest[2]["name"] == UNKNOWN
-    assert set(events[0]) == {"time", "camera", "frame", "box", "name", "score"}
+    # Each face is its own track (different people), decided on its one frame when the folder ends.
+    assert sorted((e["event"], e["name"]) for e in events) == [
+        ("enter", "alice"),
+        ("enter", UNKNOWN),
+        ("leave", "alice"),
+        ("leave", UNKNOWN),
+    ]
+    alice_enter = next(e for e in events if e["event"] == "enter" and e["name"] == "alice")
+    assert alice_enter["score"] > 0.999
+    assert set(events[0]) == {"time", "camera", "event", "track", "name", "score", "box", "frame"}
     assert sorted(p.name for p in (tmp_path / "annotated").iterdir()) == [f"frame_00000{i}.jpg" for i in range(3)]
     assert main([*args, "--max-frames", "1"]) == 0
-    assert {json.loads(line)["frame"] for line in capsys.readouterr().out.splitlines()} == {0}
+    assert {json.loads(line)["name"] for line in capsys.readouterr().out.splitlines()} == {"alice"}

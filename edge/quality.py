@@ -1,0 +1,23 @@
+"""Whether a detected face is good enough to vote on who it is: big enough and sharp enough."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+
+def sharpness(frame: np.ndarray, box: Sequence[int]) -> float:
+    """Variance of the Laplacian of the face, resized to 64x64 so that it does not depend on face size."""
+    x, y, w, h = (int(v) for v in box)
+    face = frame[max(y, 0) : y + h, max(x, 0) : x + w]
+    if face.size == 0:
+        return 0.0
+    gray = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY) if face.ndim == 3 else face
+    gray = cv2.resize(gray, (64, 64), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def usable(frame: np.ndarray, boxes: np.ndarray, min_size: int, min_sharpness: float) -> list[bool]:
+    return [int(b[2]) >= min_size and sharpness(frame, b) >= min_sharpness for b in boxes]

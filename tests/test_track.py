@@ -1,0 +1,127 @@
+"""Per-person events on a synthetic sequence made from real photos moved across a background."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from edge import gallery as gallery_io
+from edge.config import parse
+from edge.detect import HaarDetector
+from edge.embed import Embedder
+from edge.enroll import enroll
+from edge.images import read_image
+from edge.quality import sharpness
+from edge.runner import Runner
+
+from .conftest import one_face_photos
+
+
+def face_tile(path, size=200, blur=0.0):
+    tile = cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(tile, (0, 0), blur) if blur else tile
+
+
+def frame_with(*placed):
+    rng = np.random.default_rng(0)
+    frame = np.clip(rng.normal(110, 12, (480, 640, 3)), 0, 255).astype(np.uint8)
+    for tile, x, y in placed:
+        frame[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
+    return frame
+
+
+class Sequence:
+    """In-memory frames; each read moves a fake clock on by 0.1 s, as a 10 fps camera would."""
+
+    def __init__(self, frames, clock):
+        self.name = "synthetic"
+        self.frames = iter(frames)
+        self.clock = clock
+
+    def read(self):
+        self.clock[0] += 0.1
+        return next(self.frames, None)
+
+    def close(self):
+        pass
+
+
+@pytest.fixture(scope="module")
+def people(dev_people, tmp_path_factory):
+    root, names = dev_people
+    detector = HaarDetector()
+    # Photos whose tile gives exactly one detection wherever it stands: the test is about events,
+    # not about the detector's false positives (some photos have a second "face" on the neck).
+    clean = [
+        path
+        for path in (one_face_photos(root, n)[0] for n in names[:30])
+        if all(len(detector.detect(frame_with((face_tile(path), x, y)))) == 1 for x, y in ((20, 100), (300, 150)))
+    ]
+    assert len(clean) >= 2
+    alice, bob = clean[0], clean[1]
+    stranger = None
+    for name in names[10:40]:  # a stranger whose blurred face is still detected but fails the sharpness gate
+        tile = face_tile(one_face_photos(root, name)[0], blur=4.0)
+        boxes = detector.detect(tile)
+        if len(boxes) == 1 and sharpness(tile, boxes[0]) < 60:
+            stranger = tile
+            break
+    assert stranger is not None
+    gallery, _ = enroll(None, {"alice": [alice], "bob": [bob]}, detector, Embedder(), progress=False)
+    path = tmp_path_factory.mktemp("track") / "gallery.npz"
+    gallery_io.save(gallery, path)
+    return path, face_tile(alice), face_tile(bob), stranger
+
+
+def test_one_enter_and_one_leave_per_person_and_none_for_blurred_faces(people, monkeypatch, capsys):
+    gallery, alice, bob, stranger = people
+    frames = [frame_with((alice, 20 + 20 * i, 100)) for i in range(10)]  # alice walks across
+    frames += [frame_with() for _ in range(6)]  # nobody: alice's track ends after leave_after
+    frames += [frame_with((bob, 40 + 15 * i, 150), (stranger, 420, 40)) for i in range(10)]  # bob, and a blur
+    clock = [0.0]
+    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None: Sequence(frames, clock))
+    config = parse(
+        {
+            "source": "synthetic",
+            "gallery": str(gallery),
+            "match": {"threshold": 0.5},
+            "tracking": {"leave_after": 0.35},
+        },
+        None,
+    )
+    capsys.readouterr()
+    assert Runner(lambda: config, clock=lambda: clock[0]).run() == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    summary = [(e["event"], e["name"]) for e in events]
+    assert summary == [("enter", "alice"), ("leave", "alice"), ("enter", "bob"), ("leave", "bob")], summary
+    alice_leave = next(e for e in events if e["event"] == "leave" and e["name"] == "alice")
+    assert 10 <= alice_leave["frame"] <= 15  # while the empty frames played
+    assert len({e["track"] for e in events}) == 2  # the blurred stranger was tracked but never voted
+
+
+def test_cooldown_stops_a_second_enter_and_one_photo_names_every_face(people, monkeypatch, capsys):
+    gallery, alice, bob, _ = people
+    frames = [frame_with((alice, 100, 100)) for _ in range(5)] + [frame_with() for _ in range(5)]
+    frames += [frame_with((alice, 300, 100)) for _ in range(5)]  # alice comes back within the cool-down
+    clock = [0.0]
+    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None: Sequence(frames, clock))
+    config = parse(
+        {"source": "synthetic", "gallery": str(gallery), "tracking": {"leave_after": 0.25, "cooldown": 30}}, None
+    )
+    capsys.readouterr()
+    Runner(lambda: config, clock=lambda: clock[0]).run()
+    summary = [(e["event"], e["name"]) for e in map(json.loads, capsys.readouterr().out.splitlines())]
+    assert summary == [("enter", "alice"), ("leave", "alice")]
+
+    # One photo: every face is decided on the single frame it has, when the source ends.
+    frames = [frame_with((alice, 40, 100), (bob, 360, 100))]
+    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None: Sequence(frames, clock))
+    Runner(lambda: config, clock=lambda: clock[0]).run()
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted((e["event"], e["name"]) for e in events) == [
+        ("enter", "alice"),
+        ("enter", "bob"),
+        ("leave", "alice"),
+        ("leave", "bob"),
+    ]
