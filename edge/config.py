@@ -13,6 +13,7 @@ from .detect import DetectorSettings
 from .embed import DEFAULT_MODEL
 from .errors import SiamfaceError
 from .schema import check_section
+from .secrets import read_secret
 from .track import TrackSettings
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -59,6 +60,22 @@ SCHEMA: dict[str, Any] = {
         "min_face": ((int,), 32, "the smallest face side in pixels that may vote, at least 1"),
         "min_sharpness": ((float, int), 60.0, "the least variance of the Laplacian of the face (64x64) that may vote"),
     },
+    "webhook": {
+        "url": ((str, type(None)), None, "an http:// or https:// URL to POST each event to, or null for none"),
+        "token_env": ((str, type(None)), None, "the name of an environment variable holding a bearer token, or null"),
+        "token_file": (
+            (str, type(None)),
+            None,
+            "a file holding a bearer token (readable by the service only), or null",
+        ),
+        "timeout": ((float, int), 2.0, "seconds per attempt, above 0"),
+        "retries": ((int,), 3, "attempts after the first, at least 0"),
+    },
+    "snapshots": {
+        "folder": ((str, type(None)), None, "a folder for crops of unknown faces, or null for none"),
+        "max_files": ((int,), 200, "the most crops kept, at least 1"),
+        "max_age_days": ((float, int), 7, "days a crop is kept, above 0"),
+    },
     "service": {
         "exit_after": ((float, int), 60, "seconds without frames before exiting non-zero, above 0"),
         "max_backoff": ((float, int), 10, "the longest wait between camera reopen attempts in seconds, above 0"),
@@ -85,6 +102,11 @@ RANGES = {
     "tracking.cooldown": lambda v: v >= 0,
     "quality.min_face": lambda v: v >= 1,
     "quality.min_sharpness": lambda v: v >= 0,
+    "webhook.url": lambda v: v.startswith(("http://", "https://")),
+    "webhook.timeout": lambda v: v > 0,
+    "webhook.retries": lambda v: v >= 0,
+    "snapshots.max_files": lambda v: v >= 1,
+    "snapshots.max_age_days": lambda v: v > 0,
     "service.exit_after": lambda v: v > 0,
     "service.max_backoff": lambda v: v > 0,
     "service.status_every": lambda v: v > 0,
@@ -108,6 +130,13 @@ class Config:
     tracking: TrackSettings = field(default_factory=TrackSettings)
     min_face: int = 32
     min_sharpness: float = 60.0
+    webhook_url: str | None = None
+    webhook_token: str | None = None
+    webhook_timeout: float = 2.0
+    webhook_retries: int = 3
+    snapshots: Path | None = None
+    snapshots_max_files: int = 200
+    snapshots_max_age_days: float = 7.0
     exit_after: float = 60.0
     max_backoff: float = 10.0
     status_every: float = 10.0
@@ -178,6 +207,12 @@ def parse(data: Any, path: Path | None) -> Config:
         ),
         min_face=v["quality.min_face"],
         min_sharpness=float(v["quality.min_sharpness"]),
+        webhook_url=v["webhook.url"],
+        webhook_token=read_secret(v["webhook.token_env"], v["webhook.token_file"], "webhook.token"),
+        webhook_timeout=float(v["webhook.timeout"]),
+        webhook_retries=v["webhook.retries"],
+        snapshots_max_files=v["snapshots.max_files"],
+        snapshots_max_age_days=float(v["snapshots.max_age_days"]),
         exit_after=float(v["service.exit_after"]),
         max_backoff=float(v["service.max_backoff"]),
         status_every=float(v["service.status_every"]),
@@ -187,6 +222,8 @@ def parse(data: Any, path: Path | None) -> Config:
     config.gallery_path = config.resolve(v["gallery"])
     if v["output.annotate"] is not None:
         config.annotate = config.resolve(v["output.annotate"])
+    if v["snapshots.folder"] is not None:
+        config.snapshots = config.resolve(v["snapshots.folder"])
     if config.tracking.vote_window < config.tracking.votes_needed:
         raise SiamfaceError(
             f"{where}: tracking.vote_window={config.tracking.vote_window}, expected at least "

@@ -28,7 +28,8 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def emit(event: Event, stream: TextIO | None = None) -> None:
+def emit_line(line: str, stream: TextIO | None = None) -> None:
+    """One event line on stdout (journald keeps it), flushed at once."""
     stream = stream or sys.stdout  # looked up per call: stdout may be replaced after import
-    stream.write(event.to_json() + "\n")
+    stream.write(line + "\n")
     stream.flush()

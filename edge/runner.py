@@ -16,18 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import gallery as gallery_io
 from .config import Config
 from .detect import HaarDetector
 from .embed import Embedder
 from .errors import SiamfaceError
-from .events import Event, emit, utc_now
-from .match import Matcher
+from .events import Event, emit_line, utc_now
+from .match import UNKNOWN, Matcher
 from .notify import Notifier
 from .pipeline import STAGES, Pipeline
 from .quality import usable
+from .snapshots import Snapshots
 from .sources import FrameSource, open_source
 from .track import Tracker, TrackEvent
+from .webhook import Webhook
 
 log = logging.getLogger("face-edge")
 
@@ -73,6 +77,11 @@ class Runner:
         self._reload = False
         self.reconnects = 0
         self.frames = 0
+        self._faces: dict[int, np.ndarray] = {}  # track -> its latest face crop, when snapshots are on
+        self._webhook: Webhook | None = None
+        self._webhook_settings: tuple | None = None
+        self._snapshots: Snapshots | None = None
+        self._snapshot_settings: tuple | None = None
 
     def request_stop(self) -> None:
         self._stop = True
@@ -89,6 +98,7 @@ class Runner:
         source = open_source(runtime.config.source, runtime.config.base_dir)
         log.info("running on %s with %d people enrolled", source.name, len(runtime.pipeline.matcher.names))
         tracker = Tracker(runtime.config.tracking)
+        self._open_sinks(runtime.config)
         totals = dict.fromkeys(STAGES, 0.0)
         faces = 0
         last_frame = window_start = self._clock()
@@ -100,6 +110,7 @@ class Runner:
                     self._reload = False
                     runtime, source = self._reloaded(runtime, source)
                     tracker.settings = runtime.config.tracking  # open tracks carry on
+                    self._open_sinks(runtime.config)
                 try:
                     frame = source.read()
                 except SiamfaceError as exc:
@@ -116,8 +127,15 @@ class Runner:
                 result = runtime.pipeline.process(frame)
                 config = runtime.config
                 votes = usable(frame, result.boxes, config.min_face, config.min_sharpness)
-                events = tracker.update(self._clock(), result.boxes, result.embeddings, result.matches, votes)
+                now = self._clock()
+                events = tracker.update(now, result.boxes, result.embeddings, result.matches, votes)
+                if self._snapshots:  # the latest face of each track, for when it turns out unknown
+                    self._faces.update(
+                        {t.id: Snapshots.crop(frame, t.box) for t in tracker.tracks if t.last_seen == now}
+                    )
                 self._emit(events, config.camera)
+                live = {t.id for t in tracker.tracks}  # tracks that ended undecided leave no leave event
+                self._faces = {k: v for k, v in self._faces.items() if k in live}
                 if output:
                     output.write(self.frames, draw(frame, result.boxes, result.matches))
                 self._notifier.watchdog()  # only after a frame was really processed
@@ -136,6 +154,7 @@ class Runner:
         finally:
             # However the loop ends, open tracks are decided on the frames they had and closed.
             self._emit(tracker.close(self._clock()), runtime.config.camera)
+            self._close_sinks()
             self._notifier.stopping()
             source.close()
             if output:
@@ -147,7 +166,30 @@ class Runner:
 
     def _emit(self, events: list[TrackEvent], camera: str) -> None:
         for e in events:
-            emit(Event(utc_now(), camera, e.kind, e.track, e.name, round(e.score, 4), e.box, self.frames))
+            line = Event(utc_now(), camera, e.kind, e.track, e.name, round(e.score, 4), e.box, self.frames).to_json()
+            emit_line(line)
+            if self._webhook:
+                self._webhook.send(line)
+            face = self._faces.get(e.track)
+            if self._snapshots and face is not None and e.kind == "enter" and e.name == UNKNOWN:
+                self._snapshots.save(face, f"track{e.track}")
+
+    def _open_sinks(self, config: Config) -> None:
+        """The optional outputs; rebuilt on reload only when their settings changed."""
+        webhook = (config.webhook_url, config.webhook_token, config.webhook_timeout, config.webhook_retries)
+        if webhook != self._webhook_settings:
+            if self._webhook:
+                self._webhook.close()
+            self._webhook = Webhook(*webhook) if config.webhook_url else None
+            self._webhook_settings = webhook
+        snapshots = (config.snapshots, config.snapshots_max_files, config.snapshots_max_age_days)
+        if snapshots != self._snapshot_settings:
+            self._snapshots = Snapshots(*snapshots) if config.snapshots else None
+            self._snapshot_settings = snapshots
+
+    def _close_sinks(self) -> None:
+        if self._webhook:
+            self._webhook.close()
 
     def _reopen(self, config: Config, last_frame: float) -> FrameSource:
         backoff = 0.5

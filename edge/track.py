@@ -116,9 +116,12 @@ class Tracker:
             return []
         track.name = name
         track.score = float(np.mean([score for n, score in track.votes if n == name]))
-        cooling = name != UNKNOWN and now - self._left_at.get(name, -np.inf) < self.settings.cooldown
-        if cooling:
-            return []
+        if name != UNKNOWN:
+            cooling = now - self._left_at.get(name, -np.inf) < self.settings.cooldown
+            # A second track of someone already present is the tracker losing them, not a new arrival.
+            present = any(t.announced and t.name == name for t in self.tracks if t is not track)
+            if cooling or present:
+                return []
         track.announced = True
         return [TrackEvent("enter", track.id, name, track.score, track.box)]
 
