@@ -71,6 +71,22 @@ SCHEMA: dict[str, Any] = {
         "timeout": ((float, int), 2.0, "seconds per attempt, above 0"),
         "retries": ((int,), 3, "attempts after the first, at least 0"),
     },
+    "mqtt": {
+        "host": ((str, type(None)), None, "the MQTT broker's host name, or null for none"),
+        "port": ((int,), 1883, "a TCP port, 1 to 65535"),
+        "topic_prefix": ((str,), "siamface", "the first topic level"),
+        "username": ((str, type(None)), None, "a user name, or null"),
+        "password_env": ((str, type(None)), None, "the name of an environment variable holding the password, or null"),
+        "password_file": (
+            (str, type(None)),
+            None,
+            "a file holding the password (readable by the service only), or null",
+        ),
+        "tls": ((bool,), False, "true or false"),
+    },
+    "prometheus": {
+        "port": ((int, type(None)), None, "a port for the metrics endpoint on 127.0.0.1 (0: any free one), or null"),
+    },
     "snapshots": {
         "folder": ((str, type(None)), None, "a folder for crops of unknown faces, or null for none"),
         "max_files": ((int,), 200, "the most crops kept, at least 1"),
@@ -105,6 +121,8 @@ RANGES = {
     "webhook.url": lambda v: v.startswith(("http://", "https://")),
     "webhook.timeout": lambda v: v > 0,
     "webhook.retries": lambda v: v >= 0,
+    "mqtt.port": lambda v: 1 <= v <= 65535,
+    "prometheus.port": lambda v: 0 <= v <= 65535,
     "snapshots.max_files": lambda v: v >= 1,
     "snapshots.max_age_days": lambda v: v > 0,
     "service.exit_after": lambda v: v > 0,
@@ -134,6 +152,13 @@ class Config:
     webhook_token: str | None = None
     webhook_timeout: float = 2.0
     webhook_retries: int = 3
+    mqtt_host: str | None = None
+    mqtt_port: int = 1883
+    mqtt_prefix: str = "siamface"
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_tls: bool = False
+    prometheus_port: int | None = None
     snapshots: Path | None = None
     snapshots_max_files: int = 200
     snapshots_max_age_days: float = 7.0
@@ -211,6 +236,13 @@ def parse(data: Any, path: Path | None) -> Config:
         webhook_token=read_secret(v["webhook.token_env"], v["webhook.token_file"], "webhook.token"),
         webhook_timeout=float(v["webhook.timeout"]),
         webhook_retries=v["webhook.retries"],
+        mqtt_host=v["mqtt.host"],
+        mqtt_port=v["mqtt.port"],
+        mqtt_prefix=v["mqtt.topic_prefix"],
+        mqtt_username=v["mqtt.username"],
+        mqtt_password=read_secret(v["mqtt.password_env"], v["mqtt.password_file"], "mqtt.password"),
+        mqtt_tls=v["mqtt.tls"],
+        prometheus_port=v["prometheus.port"],
         snapshots_max_files=v["snapshots.max_files"],
         snapshots_max_age_days=float(v["snapshots.max_age_days"]),
         exit_after=float(v["service.exit_after"]),

@@ -25,8 +25,10 @@ from .embed import Embedder
 from .errors import SiamfaceError
 from .events import Event, emit_line, utc_now
 from .match import UNKNOWN, Matcher
+from .mqtt import MqttPublisher
 from .notify import Notifier
 from .pipeline import STAGES, Pipeline
+from .prometheus import Metrics
 from .quality import usable
 from .snapshots import Snapshots
 from .sources import FrameSource, open_source
@@ -81,6 +83,10 @@ class Runner:
         self._webhook: Webhook | None = None
         self._webhook_settings: tuple | None = None
         self._snapshots: Snapshots | None = None
+        self._mqtt: MqttPublisher | None = None
+        self._mqtt_settings: tuple | None = None
+        self._metrics: Metrics | None = None
+        self._metrics_port: int | None = None
         self._snapshot_settings: tuple | None = None
 
     def request_stop(self) -> None:
@@ -141,6 +147,11 @@ class Runner:
                 self._notifier.watchdog()  # only after a frame was really processed
                 for stage, seconds in result.seconds.items():
                     totals[stage] += seconds
+                    if self._metrics:
+                        self._metrics.stage_seconds.labels(stage).observe(seconds)
+                if self._metrics:
+                    self._metrics.frames.inc()
+                    self._metrics.faces.inc(len(result.boxes))
                 self.frames += 1
                 faces += len(result.boxes)
                 window_frames += 1
@@ -170,6 +181,10 @@ class Runner:
             emit_line(line)
             if self._webhook:
                 self._webhook.send(line)
+            if self._mqtt:
+                self._mqtt.publish(line, e.name)
+            if self._metrics:
+                self._metrics.events.labels(e.kind, "unknown" if e.name == UNKNOWN else "named").inc()
             face = self._faces.get(e.track)
             if self._snapshots and face is not None and e.kind == "enter" and e.name == UNKNOWN:
                 self._snapshots.save(face, f"track{e.track}")
@@ -182,14 +197,34 @@ class Runner:
                 self._webhook.close()
             self._webhook = Webhook(*webhook) if config.webhook_url else None
             self._webhook_settings = webhook
+        mqtt = (
+            config.mqtt_host,
+            config.mqtt_port,
+            config.camera,
+            config.mqtt_prefix,
+            config.mqtt_username,
+            config.mqtt_password,
+            config.mqtt_tls,
+        )
+        if mqtt != self._mqtt_settings:
+            if self._mqtt:
+                self._mqtt.close()
+            self._mqtt = MqttPublisher(*mqtt) if config.mqtt_host else None
+            self._mqtt_settings = mqtt
+        if config.prometheus_port != self._metrics_port:
+            if self._metrics:
+                self._metrics.close()
+            self._metrics = Metrics(config.prometheus_port) if config.prometheus_port is not None else None
+            self._metrics_port = config.prometheus_port
         snapshots = (config.snapshots, config.snapshots_max_files, config.snapshots_max_age_days)
         if snapshots != self._snapshot_settings:
             self._snapshots = Snapshots(*snapshots) if config.snapshots else None
             self._snapshot_settings = snapshots
 
     def _close_sinks(self) -> None:
-        if self._webhook:
-            self._webhook.close()
+        for sink in (self._webhook, self._mqtt, self._metrics):
+            if sink:
+                sink.close()
 
     def _reopen(self, config: Config, last_frame: float) -> FrameSource:
         backoff = 0.5
@@ -207,6 +242,8 @@ class Runner:
                 log.warning("reopening failed: %s", exc)
             else:
                 self.reconnects += 1
+                if self._metrics:
+                    self._metrics.reconnects.inc()
                 log.info("source %s reopened (reconnect %d)", source.name, self.reconnects)
                 return source
             backoff = min(backoff * 2, config.max_backoff)
