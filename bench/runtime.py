@@ -8,7 +8,9 @@ Frames are 640x480, made from real dev photos (../shared/data or $SIAMFACE_DATA)
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -45,11 +47,13 @@ def stage_times(pipeline: Pipeline, frame, repeats: int) -> dict[str, float]:
     return row
 
 
-def startup(work: Path, model: Path, gallery: Path) -> tuple[float, float, int]:
-    """Seconds from process start to the first event on stdout, seconds until the source is opened
-    (imports, model, gallery), and the child's peak RSS in MB."""
-    frames = work / "one"
-    frames.mkdir(exist_ok=True)
+def startup(work: Path, model: Path, gallery: Path) -> tuple[float, float, float, float]:
+    """Seconds from process start to: the first frame read (READY=1), the first frame processed (the
+    first WATCHDOG=1), the first enter event on stdout; and the child's peak RSS in MB."""
+    address = str(work / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1"}
     started = time.perf_counter()
     child = subprocess.Popen(
         [
@@ -57,8 +61,6 @@ def startup(work: Path, model: Path, gallery: Path) -> tuple[float, float, int]:
             "-m",
             "edge.cli",
             "run",
-            "--log-level",
-            "info",
             "--model",
             str(model),
             "--gallery",
@@ -69,19 +71,23 @@ def startup(work: Path, model: Path, gallery: Path) -> tuple[float, float, int]:
             "30",
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
+        env=env,
     )
-    opened = None
-    for line in child.stderr:
-        if "running on" in line:
-            opened = time.perf_counter() - started
-            break
+    ready = processed = None
+    while processed is None:
+        message = listener.recv(4096).decode()
+        if message.startswith("READY=1"):
+            ready = time.perf_counter() - started
+        elif message == "WATCHDOG=1":
+            processed = time.perf_counter() - started
     child.stdout.readline()
-    first = time.perf_counter() - started
+    first_event = time.perf_counter() - started
     child.communicate()
+    listener.close()
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return first, opened or float("nan"), peak_mb
+    return ready, processed, first_event, peak_mb
 
 
 def main() -> int:
@@ -120,9 +126,10 @@ def main() -> int:
                     row = stage_times(pipeline, frame, args.frames)
                     cells = " ".join(f"{row[s]:>10.2f}" for s in (*STAGES, "total"))
                     print(f"{faces:>5} {threads:>7} {downscale:>9.1f} {cells}   {row['faces']}")
-        first, opened, peak = startup(work, args.model, gallery_path)
+        ready, processed, first_event, peak = startup(work, args.model, gallery_path)
         print(
-            f"start-up: source opened after {opened:.2f} s, first event after {first:.2f} s; "
+            f"start-up: first frame read (READY=1) after {ready:.2f} s, first frame processed after "
+            f"{processed:.2f} s, first enter event (3 voting frames) after {first_event:.2f} s; "
             f"peak RSS of a 30-frame run with 4 faces: {peak:.0f} MB"
         )
     return 0
