@@ -23,7 +23,7 @@ from .runner import load_matcher
 log = logging.getLogger("face-edge")
 
 
-def _override(config: Config, key: str, value: object, flag: str) -> object:
+def _override(key: str, value: object, flag: str) -> object:
     section, name = key.split(".")
     expected = SCHEMA[section][name][2]
     if not RANGES[key](value):
@@ -44,11 +44,11 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.gallery is not None:
         config.gallery_path = Path(args.gallery).absolute()
     if args.threshold is not None:
-        config.threshold = float(_override(config, "match.threshold", args.threshold, "--threshold"))
+        config.threshold = float(_override("match.threshold", args.threshold, "--threshold"))
     if args.margin is not None:
-        config.margin = float(_override(config, "match.margin", args.margin, "--margin"))
+        config.margin = float(_override("match.margin", args.margin, "--margin"))
     if args.threads is not None:
-        config.threads = int(_override(config, "model.threads", args.threads, "--threads"))
+        config.threads = int(_override("model.threads", args.threads, "--threads"))
     return config
 
 

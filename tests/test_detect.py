@@ -4,17 +4,9 @@ import numpy as np
 
 from edge.detect import DetectorSettings, HaarDetector, largest_face
 from edge.images import read_image
+from edge.track import iou
 
 from .conftest import data_dir
-
-
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    return inter / (aw * ah + bw * bh - inter)
 
 
 def score_scenes(detector: HaarDetector) -> tuple[int, int, int]:
