@@ -21,6 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pair", help="override objectives.pair: none, contrastive or bce")
     parser.add_argument("--margin-softmax", help="override objectives.margin_softmax: none, arcface or cosface")
     parser.add_argument("--distill", type=float, help="override objectives.distill_weight")
+    parser.add_argument(
+        "--distill-centre",
+        action="store_true",
+        default=None,
+        help="override objectives.distill_centre: centre the teacher's embeddings",
+    )
     parser.add_argument("--epochs", type=int, help="override training.epochs")
     parser.add_argument("--steps", type=int, help="override training.steps_per_epoch")
     parser.add_argument("--batch-identities", type=int, help="override training.identities_per_batch")
@@ -50,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "objectives.pair": args.pair,
         "objectives.margin_softmax": args.margin_softmax,
         "objectives.distill_weight": args.distill,
+        "objectives.distill_centre": args.distill_centre,
         "training.epochs": args.epochs,
         "training.steps_per_epoch": args.steps,
         "training.identities_per_batch": args.batch_identities,

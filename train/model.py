@@ -13,9 +13,10 @@ import logging
 import keras
 from keras import layers
 
+from .recipe import BACKBONES
+
 log = logging.getLogger(__name__)
 
-BACKBONES = ("tiny", "mobile", "vgg16")
 BN_MOMENTUM = 0.9
 
 

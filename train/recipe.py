@@ -14,8 +14,8 @@ from edge.schema import check_section
 
 from .augment import Augmentation
 from .faces import Root
-from .model import BACKBONES
 
+BACKBONES = ("tiny", "mobile", "vgg16")  # built in train/model.py; named here so a recipe loads without TensorFlow
 PAIR_LOSSES = ("none", "contrastive", "bce")
 MARGIN_SOFTMAX = ("none", "arcface", "cosface")
 
@@ -43,6 +43,7 @@ SCHEMA: dict[str, Any] = {
         "margin_softmax": ((str,), "arcface", f"one of {', '.join(MARGIN_SOFTMAX)}"),
         "margin_softmax_weight": ((float, int), 1.0, "a weight of at least 0"),
         "distill_weight": ((float, int), 0.0, "a weight of at least 0 (above 0 needs the [teacher] extra)"),
+        "distill_centre": ((bool,), False, "true to remove the mean teacher embedding from the targets"),
     },
     "training": {
         "epochs": ((int,), 10, "a whole number of at least 1"),

@@ -102,6 +102,11 @@ def train(recipe: Recipe, resume: bool = True, progress: bool = True) -> Path:
         if unlabeled is not None:
             u_targets, u_has = _teacher_targets(recipe, unlabeled, recipe.unlabeled, False, cache)
             targets, has_target = np.concatenate([targets, u_targets]), np.concatenate([has_target, u_has])
+        if recipe["objectives.distill_centre"]:
+            # dlib's descriptors share a large common direction (cosine about 0.8 between different
+            # people), which raw targets make the student learn first; centred, strangers sit near 0.
+            targets[has_target] -= targets[has_target].mean(axis=0)
+            targets[has_target] /= np.linalg.norm(targets[has_target], axis=1, keepdims=True)
         log.info("teacher targets for %d of %d faces", has_target.sum(), len(has_target))
     all_crops = faces.crops if unlabeled is None else np.concatenate([faces.crops, unlabeled.crops])
     all_labels = faces.labels if unlabeled is None else np.concatenate([faces.labels, unlabeled.labels])
