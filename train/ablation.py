@@ -20,6 +20,15 @@ VARIANTS = {
     "margin softmax": ["--pair", "none", "--margin-softmax", "cosface", "--distill", "0"],
     "pair + distill": ["--pair", "contrastive", "--margin-softmax", "none", "--distill", "5"],
     "margin softmax + distill": ["--pair", "none", "--margin-softmax", "cosface", "--distill", "5"],
+    "pair + centred distill": [
+        "--pair",
+        "contrastive",
+        "--margin-softmax",
+        "none",
+        "--distill",
+        "5",
+        "--distill-centre",
+    ],
 }
 
 
@@ -30,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="run only these variants")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="more train-model flags for every variant")
     args = parser.parse_args(argv)
-    rows = []
+    summary = args.output / "ablation.json"
+    # Earlier results are kept, so variants can be run one at a time (--only).
+    rows = [r for r in (json.loads(summary.read_text()) if summary.exists() else []) if r["variant"] in VARIANTS]
     for name, flags in VARIANTS.items():
         if args.only and name not in args.only:
             continue
@@ -51,20 +62,20 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(command, check=True)
         report = json.loads((out / "report.json").read_text())
         best = max(report["history"], key=lambda r: r.get("accuracy", 0))
-        rows.append(
-            {
-                "variant": name,
-                "accuracy": report["dev_accuracy"],
-                "std": report["history"][-1]["std"],
-                "auc": report["history"][-1]["auc"],
-                "similarity_accuracy": report["history"][-1]["similarity_accuracy"],
-                "best_epoch_accuracy": best["accuracy"],
-                "training_minutes": report["training_minutes"],
-                "untrained_accuracy": report["untrained_accuracy"],
-            }
-        )
+        row = {
+            "variant": name,
+            "accuracy": report["dev_accuracy"],
+            "std": report["history"][-1]["std"],
+            "auc": report["history"][-1]["auc"],
+            "similarity_accuracy": report["history"][-1]["similarity_accuracy"],
+            "best_epoch_accuracy": best["accuracy"],
+            "training_minutes": report["training_minutes"],
+            "untrained_accuracy": report["untrained_accuracy"],
+        }
+        rows = [r for r in rows if r["variant"] != name] + [row]
         print(json.dumps(rows[-1]), flush=True)
-    write_text_atomically(args.output / "ablation.json", json.dumps(rows, indent=2))
+        write_text_atomically(summary, json.dumps(rows, indent=2))
+    rows.sort(key=lambda r: list(VARIANTS).index(r["variant"]))
     print("\n| objectives | dev accuracy (10-fold) | AUC | similarity model | training minutes |")
     print("| --- | --- | --- | --- | --- |")
     for r in rows:
