@@ -235,6 +235,11 @@ def export(
             )
     report["passed"] = not reasons
     if reasons:
+        # Nothing is written, so the measurements that led here go to the log.
+        log.info(
+            "measurements: %s",
+            json.dumps({k: report[k] for k in ("fp32", "int8", "accuracy", "latency_ms_1_thread") if k in report}),
+        )
         raise SiamfaceError(f"{keras_path}: int8 model refused ({'; '.join(reasons)}); nothing written")
 
     write_atomically(out, lambda handle: handle.write(int8))
