@@ -19,6 +19,10 @@ class Notifier:
             address = "\0" + address[1:]
         self._address = address or None
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) if self._address else None
+        if self._socket:
+            # A datagram socket blocks the sender when the reader's queue is full: a notifier
+            # nobody reads must never stall the frame loop, so a message that cannot go is dropped.
+            self._socket.setblocking(False)
         usec = int(env.get("WATCHDOG_USEC", "0") or 0)
         # Ping at half the watchdog interval, as systemd recommends.
         self._watchdog_every = usec / 2e6 if usec else None
@@ -34,7 +38,7 @@ class Notifier:
         try:
             self._socket.sendto("\n".join(fields).encode(), self._address)
         except OSError:
-            pass  # systemd gone or not listening: notifications are best effort
+            pass  # systemd gone, not listening or not keeping up: notifications are best effort
 
     def ready(self, status: str) -> None:
         self.send("READY=1", f"STATUS={status}")

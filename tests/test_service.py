@@ -173,3 +173,17 @@ def test_sighup_reloads_a_good_config_refuses_a_bad_one_and_sigterm_stops(galler
         reader.join(timeout=5)
     assert any("frames," in line and "mean ms per frame" in line for line in err)
     assert np.all([line.startswith("{") for line in out])
+
+
+def test_a_notify_socket_nobody_reads_does_not_stall_the_loop(tmp_path):
+    from edge.notify import Notifier
+
+    address = str(tmp_path / "unread.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)  # bound but never read: its queue fills after a few messages
+    notifier = Notifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1"})
+    started = time.monotonic()
+    for _ in range(500):
+        notifier.watchdog()
+    assert time.monotonic() - started < 1.0
+    listener.close()
