@@ -26,9 +26,6 @@ class Augmentation:
     jpeg: float = 0.3  # probability of re-encoding at quality 30 to 90
 
 
-NONE = Augmentation(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-
-
 def augment(crops: np.ndarray, contract: ModelContract, aug: Augmentation, rng: np.random.Generator) -> np.ndarray:
     """Model-size uint8 faces from cached context crops, each with its own random changes."""
     size = crops.shape[1]

@@ -2,7 +2,7 @@
 
 Crops are stored wider than the model's view (``CONTEXT`` of the box on each side instead of the
 contract's margin) so augmentation can shift, scale and rotate the box without running out of
-picture; ``view`` cuts the device's exact crop back out of them.
+picture; ``view_fraction`` says where the device's crop sits inside them.
 """
 
 from __future__ import annotations
@@ -166,22 +166,6 @@ def load_faces(
     if not crops:
         raise ValueError("no roots given")
     return FaceSet(np.concatenate(crops), np.concatenate(labels), identities, np.concatenate(weights), paths)
-
-
-def view(crops: np.ndarray, contract: ModelContract) -> np.ndarray:
-    """The device's crop (uint8, model size, model colour order) cut from cached context crops."""
-    size = crops.shape[1]
-    side = round(size * view_fraction(contract))
-    start = (size - side) // 2
-    out = []
-    for crop in crops:
-        face = cv2.resize(
-            crop[start : start + side, start : start + side],
-            (contract.width, contract.height),
-            interpolation=cv2.INTER_AREA,
-        )
-        out.append(to_model_colour(face, contract))
-    return np.asarray(out)
 
 
 def to_model_colour(face_bgr: np.ndarray, contract: ModelContract) -> np.ndarray:
