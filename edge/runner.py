@@ -140,8 +140,9 @@ class Runner:
                         {t.id: Snapshots.crop(frame, t.box) for t in tracker.tracks if t.last_seen == now}
                     )
                 self._emit(events, config.camera)
-                live = {t.id for t in tracker.tracks}  # tracks that ended undecided leave no leave event
-                self._faces = {k: v for k, v in self._faces.items() if k in live}
+                if self._faces:  # tracks that ended undecided leave no leave event: drop their crops
+                    live = {t.id for t in tracker.tracks}
+                    self._faces = {k: v for k, v in self._faces.items() if k in live}
                 if output:
                     output.write(self.frames, draw(frame, result.boxes, result.matches))
                 self._notifier.watchdog()  # only after a frame was really processed
