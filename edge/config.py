@@ -12,6 +12,7 @@ import yaml
 from .detect import DetectorSettings
 from .embed import DEFAULT_MODEL
 from .errors import SiamfaceError
+from .scan import BETWEEN, ScanSettings
 from .schema import check_section
 from .secrets import read_secret
 from .track import TrackSettings
@@ -36,6 +37,8 @@ SCHEMA: dict[str, Any] = {
             "the smallest face side in pixels, a whole number of at least 8",
         ),
         "downscale": ((float, int), DetectorSettings.downscale, "a number of at least 1.0"),
+        "full_every": ((int,), ScanSettings.full_every, "a whole number of at least 1"),
+        "between": ((str,), ScanSettings.between, f"one of {', '.join(BETWEEN)}"),
     },
     "model": {
         "path": ((str, type(None)), None, "an ONNX embedding model, or null for the bundled one"),
@@ -108,6 +111,8 @@ RANGES = {
     "detector.min_neighbors": lambda v: v >= 0,
     "detector.min_size": lambda v: v >= 8,
     "detector.downscale": lambda v: v >= 1.0,
+    "detector.full_every": lambda v: v >= 1,
+    "detector.between": lambda v: v in BETWEEN,
     "model.threads": lambda v: v >= 1,
     "match.threshold": lambda v: -1.0 <= v <= 1.0,
     "match.margin": lambda v: 0.0 <= v <= 2.0,
@@ -137,6 +142,7 @@ class Config:
     source: str
     camera: str
     detector: DetectorSettings
+    scan: ScanSettings
     model_path: Path
     threads: int
     gallery_path: Path
@@ -217,6 +223,7 @@ def parse(data: Any, path: Path | None) -> Config:
             min_size=v["detector.min_size"],
             downscale=float(v["detector.downscale"]),
         ),
+        scan=ScanSettings(full_every=v["detector.full_every"], between=v["detector.between"]),
         model_path=DEFAULT_MODEL,
         threads=v["model.threads"],
         gallery_path=Path(v["gallery"]),

@@ -11,6 +11,7 @@ from .detect import HaarDetector
 from .embed import Embedder
 from .match import Match, Matcher
 from .preprocess import preprocess_faces
+from .scan import Scanner
 
 STAGES = ("detect", "preprocess", "embed", "match")
 
@@ -24,7 +25,7 @@ class FrameResult:
 
 
 class Pipeline:
-    def __init__(self, detector: HaarDetector, embedder: Embedder, matcher: Matcher) -> None:
+    def __init__(self, detector: HaarDetector | Scanner, embedder: Embedder, matcher: Matcher) -> None:
         self.detector = detector
         self.embedder = embedder
         self.matcher = matcher

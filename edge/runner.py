@@ -30,6 +30,7 @@ from .notify import Notifier
 from .pipeline import STAGES, Pipeline
 from .prometheus import Metrics
 from .quality import usable
+from .scan import Scanner
 from .snapshots import Snapshots
 from .sources import FrameSource, open_source
 from .track import Tracker, TrackEvent
@@ -52,7 +53,9 @@ class Runtime:
 
 def load_runtime(config: Config) -> Runtime:
     embedder = Embedder(config.model_path, config.threads)
-    return Runtime(config, Pipeline(HaarDetector(config.detector), embedder, load_matcher(config, embedder)))
+    return Runtime(
+        config, Pipeline(Scanner(HaarDetector(config.detector), config.scan), embedder, load_matcher(config, embedder))
+    )
 
 
 class CameraGone(SiamfaceError):

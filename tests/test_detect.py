@@ -1,7 +1,6 @@
-import json
-
 import numpy as np
 
+from bench import scenes
 from edge.detect import DetectorSettings, HaarDetector, largest_face
 from edge.images import read_image
 from edge.track import iou
@@ -10,24 +9,7 @@ from .conftest import data_dir
 
 
 def score_scenes(detector: HaarDetector) -> tuple[int, int, int]:
-    """(hand-drawn boxes found at IoU >= 0.4, boxes in all, detections matching no box)."""
-    scenes = data_dir("scenes")
-    truth = json.loads((scenes / "boxes.json").read_text())
-    found = total = unmatched = 0
-    for name, boxes in truth.items():
-        if boxes is None:  # photo not annotated
-            continue
-        detections = [tuple(d) for d in detector.detect(read_image(scenes / name))]
-        used: set[int] = set()
-        for box in boxes:
-            total += 1
-            candidates = [(iou(box, d), i) for i, d in enumerate(detections) if i not in used]
-            best = max(candidates, default=(0.0, -1))
-            if best[0] >= 0.4:
-                found += 1
-                used.add(best[1])
-        unmatched += len(detections) - len(used)
-    return found, total, unmatched
+    return scenes.score_scenes(data_dir("scenes"), detector.detect)
 
 
 def test_default_cascade_finds_the_hand_drawn_faces():

@@ -62,6 +62,8 @@ def test_missing_gallery_says_how_to_make_one(tmp_path, capsys):
         ("people:\n  alice: photos/alice/*.jpg\n", "people.alice: 'photos/alice/*.jpg' matches no file"),
         ("match: [1, 2\n", "not valid YAML"),
         ("logging:\n  level: loud\n", "logging.level='loud', expected one of debug, info, warning, error"),
+        ("detector:\n  between: skip\n", "detector.between='skip', expected one of roi, hold"),
+        ("detector:\n  full_every: 0\n", "detector.full_every=0, expected a whole number of at least 1"),
     ],
 )
 def test_bad_config_values(tmp_path, capsys, body, expected):

@@ -1,0 +1,156 @@
+"""The whole loop on the same 640x480 clip: siamface beside face_recognition, in one run.
+
+    python -m bench.loop [--model FILE.onnx] [--frames 60] [--json FILE]
+
+The clip is made from real dev photos (bench/frames.py): 1 or 4 people, a different photo every
+5 frames, drifting a little. Each person is enrolled from one other photo. siamface runs its device
+pipeline with the shipped config.yaml threshold; face_recognition runs as its README shows (HOG
+boxes, dlib encodings, a name when the distance is at most its default tolerance 0.6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge import config as config_io
+from edge.detect import DetectorSettings, HaarDetector
+from edge.embed import DEFAULT_MODEL, Embedder
+from edge.enroll import enroll
+from edge.match import Matcher
+from edge.pipeline import STAGES, Pipeline
+from edge.scan import Scanner, ScanSettings
+
+from . import dlib_side
+from .frames import REPO, cell_of, dev_people, sequence
+
+VARIANTS = {
+    "full frame": (DetectorSettings(), ScanSettings()),
+    "downscale 2": (DetectorSettings(downscale=2.0), ScanSettings()),
+    "full every 3, roi": (DetectorSettings(), ScanSettings(full_every=3, between="roi")),
+    "downscale 2, every 3, roi": (DetectorSettings(downscale=2.0), ScanSettings(full_every=3, between="roi")),
+}
+
+
+@dataclass
+class Row:
+    system: str
+    faces: int
+    threads: str
+    detection: str
+    ms: dict[str, float] = field(default_factory=dict)  # mean per stage and "total"
+    named: int = 0  # face-frames given the right name
+    wrong: int = 0  # face-frames given another enrolled person's name
+    face_frames: int = 0
+
+    @property
+    def fps(self) -> float:
+        return 1000.0 / self.ms["total"]
+
+
+def _score(row: Row, boxes, names, people: list[str]) -> None:
+    row.face_frames += len(people)
+    for box, name in zip(boxes, names):
+        truth = people[cell_of(box, len(people))]
+        if name == truth:
+            row.named += 1
+        elif name in people:
+            row.wrong += 1
+
+
+def run_siamface(clip, people, model: Path, threads: int, detection: str, threshold: float, margin: float) -> Row:
+    cv2.setNumThreads(threads)
+    embedder = Embedder(model, threads=threads)
+    gallery, _ = enroll(None, {n: [photo] for n, photo, _ in people}, HaarDetector(), embedder, progress=False)
+    detector_settings, scan = VARIANTS[detection]
+    pipeline = Pipeline(Scanner(HaarDetector(detector_settings), scan), embedder, Matcher(gallery, threshold, margin))
+    row = Row("siamface", len(people), str(threads), detection)
+    names = [n for n, _, _ in people]
+    pipeline.process(clip[0])  # warm-up; the scanner's frame count restarts below
+    pipeline.detector = Scanner(HaarDetector(detector_settings), scan)
+    sums = dict.fromkeys((*STAGES, "total"), 0.0)
+    for frame in clip:
+        result = pipeline.process(frame)
+        for stage, seconds in result.seconds.items():
+            sums[stage] += seconds * 1000
+        sums["total"] += sum(result.seconds.values()) * 1000
+        _score(row, result.boxes, [m.name for m in result.matches], names)
+    row.ms = {k: v / len(clip) for k, v in sums.items()}
+    return row
+
+
+def run_face_recognition(fr, clip, people, half: bool) -> Row:
+    known = []
+    for _, photo, _ in people:
+        rgb = fr.load_image_file(str(photo))
+        known.append(fr.face_encodings(rgb)[0])
+    names = [n for n, _, _ in people]
+    row = Row("face_recognition", len(people), "own", "HOG at half size" if half else "HOG full frame")
+    sums = dict.fromkeys(("detect", "encode", "match", "total"), 0.0)
+    for frame in clip:
+        t0 = time.perf_counter()
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        small = cv2.resize(rgb, None, fx=0.5, fy=0.5) if half else rgb
+        locations = fr.face_locations(small)
+        if half:
+            locations = [tuple(2 * v for v in loc) for loc in locations]
+        t1 = time.perf_counter()
+        encodings = fr.face_encodings(rgb, locations)
+        t2 = time.perf_counter()
+        found = []
+        for encoding in encodings:
+            distances = fr.face_distance(known, encoding)
+            best = int(np.argmin(distances))
+            found.append(names[best] if distances[best] <= 0.6 else "unknown")
+        t3 = time.perf_counter()
+        for key, value in zip(("detect", "encode", "match", "total"), (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+            sums[key] += value * 1000
+        _score(row, [dlib_side.from_css(loc) for loc in locations], found, names)
+    row.ms = {k: v / len(clip) for k, v in sums.items()}
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--frames", type=int, default=60, help="frames in each clip")
+    parser.add_argument("--json", type=Path, help="write the rows here too")
+    args = parser.parse_args()
+    config = config_io.load(REPO / "config.yaml")
+    everyone = dev_people(4, 6)
+    fr = dlib_side.face_recognition_module()
+    rows: list[Row] = []
+    for count in (1, 4):
+        people = everyone[:count]
+        clip = sequence(people, args.frames)
+        for threads in (1, 2):
+            for detection in VARIANTS:
+                rows.append(run_siamface(clip, people, args.model, threads, detection, config.threshold, config.margin))
+        if fr is not None:
+            for half in (False, True):
+                rows.append(run_face_recognition(fr, clip, people, half))
+
+    print(f"{args.frames}-frame 640x480 clips, {args.model.name}, threshold {config.threshold}; mean ms per frame")
+    header = f"{'system':16} {'faces':>5} {'threads':>7} {'detection':26} {'detect':>7} {'embed*':>7} {'match':>6}"
+    print(header + f" {'total':>7} {'fps':>6} {'named':>11} {'wrong':>5}")
+    for r in rows:
+        embed = r.ms.get("encode", r.ms.get("preprocess", 0.0) + r.ms.get("embed", 0.0))
+        print(
+            f"{r.system:16} {r.faces:>5} {r.threads:>7} {r.detection:26} {r.ms['detect']:>7.1f} {embed:>7.1f}"
+            f" {r.ms['match']:>6.2f} {r.ms['total']:>7.1f} {r.fps:>6.1f} {r.named:>5}/{r.face_frames:<5} {r.wrong:>5}"
+        )
+    print("embed* = preprocess + embed for siamface, landmarks + encoding for face_recognition")
+    if args.json:
+        args.json.write_text(json.dumps([{**r.__dict__, "fps": r.fps} for r in rows], indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
