@@ -6,6 +6,7 @@ skips it when it is missing instead of failing.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +18,10 @@ from tqdm import tqdm
 from edge.detect import HaarDetector, face_or_whole
 from edge.evaluate import Embedded
 from edge.images import read_image
+
+# dlib's encoder may use a BLAS thread pool; the benches compare at one thread unless told otherwise.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 MISSING = "face_recognition is not installed: pip install -e '.[bench]' && pip install --no-deps face_recognition"
 

@@ -73,6 +73,11 @@ def test_exported_model_runs_on_the_device_and_matches_keras(trained, small_pair
         limits=limits,
         progress=False,
     )
+    acc = report["accuracy"]
+    print(
+        f"fixture int8: cosine to fp32 mean {report['int8']['mean_cosine_vs_fp32']:.4f}, 1st percentile "
+        f"{report['int8']['p1_cosine_vs_fp32']:.4f}; accuracy keras {acc['keras']:.4f}, int8 {acc['int8']:.4f}"
+    )
     assert report["passed"] and out.exists() and out.with_suffix(".json").exists()
     assert json.loads(out.with_suffix(".json").read_text())["output_sha256"] == report["output_sha256"]
     assert report["int8"]["bytes"] < report["fp32"]["bytes"]

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from edge.errors import SiamfaceError
 
@@ -62,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "training.identities_per_batch": args.batch_identities,
         "training.max_minutes": args.max_minutes,
         "training.seed": args.seed,
-        "output": args.output,
+        # A path typed on the command line means one relative to where it was typed, not to the recipe.
+        "output": str(Path(args.output).resolve()) if args.output else None,
     }
     try:
         recipe = load(args.config, overrides)
