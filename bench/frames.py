@@ -15,23 +15,6 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SIAMFACE_DATA", REPO.parent / "shared" / "data"))
 
 
-def dev_faces(count: int) -> list[tuple[str, Path]]:
-    """(identity, photo) for ``count`` dev people, each photo with exactly one detectable face."""
-    root = DATA / "dev" / "celeba"
-    if not root.is_dir():
-        raise SystemExit(f"benchmark data {root} not found: set SIAMFACE_DATA to the face data folder")
-    detector = HaarDetector()
-    chosen = []
-    for person in sorted(p for p in root.iterdir() if p.is_dir()):
-        for photo in sorted(person.glob("*.jpg")):
-            if len(detector.detect(read_image(photo))) == 1:
-                chosen.append((person.name, photo))
-                break
-        if len(chosen) == count:
-            return chosen
-    raise SystemExit(f"only {len(chosen)} dev people with a detectable face")
-
-
 def compose(photos: list[Path], size: tuple[int, int] = (640, 480)) -> np.ndarray:
     """Tile the photos over a grey frame: one centred, or a 2x2 grid."""
     width, height = size

@@ -27,7 +27,7 @@ from edge.enroll import enroll
 from edge.match import Matcher
 from edge.pipeline import STAGES, Pipeline
 
-from .frames import compose, dev_faces
+from .frames import compose, dev_people
 
 
 def stage_times(pipeline: Pipeline, frame, repeats: int) -> dict[str, float]:
@@ -96,7 +96,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=100, help="timed frames per configuration")
     args = parser.parse_args()
 
-    people = dev_faces(4)
+    people = [(name, photo) for name, photo, _ in dev_people(4, 0)]
     frames = {1: compose([people[0][1]]), 4: compose([p for _, p in people])}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -57,11 +57,11 @@ class HaarDetector:
 
     def detect_near_size(self, image: np.ndarray, side: float) -> np.ndarray:
         """Faces of about ``side`` pixels (0.7x to 1.5x) in a region around a known face: the region
-        is shrunk so such a face is about 60 pixels and only those scales are searched, a small
+        is shrunk so such a face is about 40 pixels and only those scales are searched, a small
         fraction of a full scan."""
         s = self.settings
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        scale = min(1.0, 60.0 / max(side, 1.0))
+        scale = min(1.0, 40.0 / max(side, 1.0))
         if scale < 1.0:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         smallest = max(24, round(0.7 * side * scale))

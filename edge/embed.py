@@ -13,7 +13,7 @@ from .contract import ModelContract
 from .errors import SiamfaceError
 from .preprocess import preprocess_faces
 
-DEFAULT_MODEL = Path(__file__).parent / "models" / "standin-pca.onnx"
+DEFAULT_MODEL = Path(__file__).parent / "models" / "siamface-mobile.onnx"
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

@@ -1,11 +1,13 @@
-"""The shipped default threshold: `face-edge calibrate`'s analysis over whole dev identities.
+"""The shipped default threshold: `face-edge calibrate`'s analysis on dev identities.
 
     python -m export.threshold [--model FILE.onnx] [--images ../shared/data/dev/celeba] [--far 1e-3]
-                               [--write config.yaml] [--plot threshold.png]
+                               [--enroll-count 3] [--write config.yaml] [--plot threshold.png]
 
-Every dev identity is enrolled with all its photos; each photo is scored leave-one-out against its
-own person (genuine) and against every other person (impostor), as the matcher scores: the best of a
-person's embeddings. None of these people is in the training data.
+Every dev identity is enrolled as a user would enrol someone, from a few photos (``--enroll-count``);
+each of their other photos is scored against every enrolled person as the matcher scores (the best
+of that person's embeddings): against its own person it is a genuine score, against each other
+person an impostor score. The threshold is the one that lets ``--far`` of the impostor scores
+through. None of these people is in the training data.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from edge import calibrate as cal
 from edge.detect import HaarDetector
 from edge.embed import DEFAULT_MODEL, Embedder
@@ -22,23 +26,33 @@ from edge.errors import SiamfaceError
 from edge.evaluate import embed_images
 from edge.gallery import Gallery, PhotoRecord
 from edge.images import is_image_path
+from edge.match import Matcher
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def dev_gallery(images: Path, embedder: Embedder, progress: bool = True) -> tuple[Gallery, int]:
-    """Every identity folder with at least two photos, all photos enrolled; and the no-face count."""
+def dev_scores(
+    images: Path, embedder: Embedder, enroll_count: int, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """(genuine, impostor, people, probe photos, photos without a detected face)."""
     folders = sorted(d for d in images.iterdir() if d.is_dir()) if images.is_dir() else []
     people = {d.name: sorted(p for p in d.iterdir() if is_image_path(p)) for d in folders}
-    people = {name: photos for name, photos in people.items() if len(photos) >= 2}
+    people = {name: photos for name, photos in people.items() if len(photos) > enroll_count}
     if len(people) < 2:
-        raise SiamfaceError(f"--images {images}: need at least two identity folders of two or more photos")
+        raise SiamfaceError(f"--images {images}: need at least two identity folders of more than {enroll_count} photos")
     embedded = embed_images([p for photos in people.values() for p in photos], HaarDetector(), embedder, progress)
+    v = embedded.vectors
     gallery = Gallery(embedder.fingerprint, embedder.contract.preprocess_version, embedder.contract.embedding_size)
-    gallery.people = {
-        name: [PhotoRecord(str(p), "", "", embedded.vectors[p]) for p in photos] for name, photos in people.items()
-    }
-    return gallery, embedded.fallbacks
+    gallery.people = {n: [PhotoRecord(str(p), "", "", v[p]) for p in ps[:enroll_count]] for n, ps in people.items()}
+    matcher = Matcher(gallery, 0.0, 0.0)
+    genuine, impostor, probes = [], [], 0
+    for name, photos in people.items():
+        scores = matcher.person_scores(np.stack([v[p] for p in photos[enroll_count:]]))
+        own = matcher.names.index(name)
+        genuine.append(scores[:, own])
+        impostor.append(np.delete(scores, own, axis=1).ravel())
+        probes += len(photos) - enroll_count
+    return np.concatenate(genuine), np.concatenate(impostor), len(people), probes, embedded.fallbacks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,27 +60,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "dev" / "celeba")
     parser.add_argument("--far", type=float, default=1e-3)
+    parser.add_argument("--enroll-count", type=int, default=3, help="photos per enrolled person")
     parser.add_argument("--write", type=Path, help="set match.threshold in this config file")
     parser.add_argument("--plot", type=Path, help="score histogram PNG")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
     try:
         embedder = Embedder(args.model, threads=1)
-        gallery, fallbacks = dev_gallery(args.images, embedder)
-        genuine, impostor = cal.gallery_scores(gallery)
+        genuine, impostor, people, probes, fallbacks = dev_scores(args.images, embedder, args.enroll_count)
         result = cal.calibrate(genuine, impostor, args.far)
     except SiamfaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    photos = sum(len(v) for v in gallery.people.values())
     figures = {
         "model": args.model.name,
         "model_sha256": embedder.fingerprint,
         "images": str(args.images),
-        "people": len(gallery.people),
-        "photos": photos,
+        "people": people,
+        "photos_per_person_enrolled": args.enroll_count,
+        "probe_photos": probes,
         "no_face_found": fallbacks,
         "far": args.far,
         "threshold": result.threshold,
@@ -74,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         "genuine_scores": len(genuine),
         "impostor_scores": len(impostor),
     }
-    print(f"{len(gallery.people)} dev people, {photos} photos ({fallbacks} without a detected face)")
+    print(f"{people} dev people enrolled from {args.enroll_count} photos each, {probes} probe photos")
+    print(f"{fallbacks} photos without a detected face (whole photo used)")
     print(f"genuine   {cal.summary(genuine)}")
     print(f"impostor  {cal.summary(impostor)}")
     print(f"threshold {result.threshold:.4f} for FAR {args.far:g}: true accept rate {result.tar:.3f}")

@@ -61,8 +61,8 @@ def test_dev_pairs_verification(tmp_path, capsys):
     assert report["pairs"] == 3000
     assert report["images"] == len(unique)  # each image embedded once, however many pairs name it
     assert 0 <= report["fallbacks"] < 0.05 * len(unique)
-    # The stand-in is weak but clearly better than chance on people it never saw.
-    assert report["accuracy"] > 0.55 and report["auc"] > 0.58
+    # The bundled model on people it never saw: measured 0.754 accuracy, AUC 0.83 (README).
+    assert report["accuracy"] > 0.72 and report["auc"] > 0.8
     assert report["accuracy_at_best_threshold"] >= report["accuracy"]
     assert report["tar_at_far_1e-2"] >= report["tar_at_far_1e-3"]
     for name in ("roc.png", "scores.png"):
@@ -99,7 +99,7 @@ def test_open_set_identification(tmp_path, capsys):
     assert report["enrolled_people"] == 15 and report["strangers"] == 15
     assert report["images"] == 15 * 2 + report["genuine_probes"] + report["stranger_probes"]
     chance = 1 / report["enrolled_people"]
-    assert report["rank1"] > 2 * chance  # measured 0.25 with the stand-in
+    assert report["rank1"] > 2 * chance  # 0.25 with the PCA model that shipped before
     assert report["dir_at_far_1e-2"] >= report["dir_at_far_1e-3"]
     assert report["dir_at_far_1e-2"] <= report["rank1"]
     assert (tmp_path / "identification_dir_far.png").stat().st_size > 1000
