@@ -83,13 +83,17 @@ def test_run_posts_events_and_keeps_unknown_faces(server, tmp_path, monkeypatch,
     capsys.readouterr()
     assert main(["run", "--config", str(config)]) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    # The sample frames jump across the picture: three tracks, each an unknown face at 0.99.
-    assert sorted(e["event"] for e in printed) == ["enter"] * 3 + ["leave"] * 3
+    # One face in three of the frames, unknown at 0.99. How many tracks it makes as it jumps across
+    # the picture depends on how alike the model finds it (1 with the bundled model, 3 with the PCA
+    # one); every track enters once, leaves once and leaves one snapshot.
+    enters = [e for e in printed if e["event"] == "enter"]
+    assert 1 <= len(enters) <= 3
+    assert sorted(e["event"] for e in printed) == ["enter"] * len(enters) + ["leave"] * len(enters)
     assert {e["name"] for e in printed} == {"unknown"}
     assert [body for body, _ in Receiver.received] == printed  # the same JSON, posted
     assert {auth for _, auth in Receiver.received} == {"Bearer from-the-environment"}
     shots = list((tmp_path / "unknown").glob("*.jpg"))
-    assert len(shots) == 3 and all(shot.stat().st_size > 1000 for shot in shots)
+    assert len(shots) == len(enters) and all(shot.stat().st_size > 1000 for shot in shots)
     assert "from-the-environment" not in config.read_text()
 
 

@@ -98,7 +98,7 @@ def test_second_run_reuses_the_face_cache(workdir, monkeypatch):
 def test_interrupted_run_resumes_from_its_checkpoint(workdir):
     out = workdir / "resume"
     command = train_model(
-        "--config", str(workdir / "recipe.yaml"), "--output", str(out), "--epochs", "3", "--steps", "15", "--quiet"
+        "--config", str(workdir / "recipe.yaml"), "--output", str(out), "--epochs", "3", "--steps", "30", "--quiet"
     )
     child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
