@@ -100,7 +100,16 @@ def test_interrupted_run_resumes_from_its_checkpoint(workdir):
     command = train_model(
         "--config", str(workdir / "recipe.yaml"), "--output", str(out), "--epochs", "3", "--steps", "30", "--quiet"
     )
-    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell without job control starts background jobs with SIGINT ignored, and the child would
+    # inherit that (CI launched with `&` does): give it the default, as a terminal's Ctrl-C would find.
+    child = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 300
     while not (out / "checkpoint.npz").exists() and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.2)
