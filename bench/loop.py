@@ -67,10 +67,11 @@ def _score(row: Row, boxes, names, people: list[str]) -> None:
             row.wrong += 1
 
 
-def run_siamface(clip, people, model: Path, threads: int, detection: str, threshold: float, margin: float) -> Row:
+def run_siamface(
+    clip, people, model: Path, gallery, threads: int, detection: str, threshold: float, margin: float
+) -> Row:
     cv2.setNumThreads(threads)
     embedder = Embedder(model, threads=threads)
-    gallery, _ = enroll(None, {n: [photo] for n, photo, _ in people}, HaarDetector(), embedder, progress=False)
     detector_settings, scan = VARIANTS[detection]
     pipeline = Pipeline(Scanner(HaarDetector(detector_settings), scan), embedder, Matcher(gallery, threshold, margin))
     row = Row("siamface", len(people), str(threads), detection)
@@ -150,9 +151,13 @@ def main() -> int:
     for count in (1, 4):
         people = everyone[:count]
         clip = sequence(people, args.frames)
+        enrolment = {n: [photo] for n, photo, _ in people}
+        gallery, _ = enroll(None, enrolment, HaarDetector(), Embedder(args.model), progress=False)
         for threads in (1, 2):
             for detection in VARIANTS:
-                rows.append(run_siamface(clip, people, args.model, threads, detection, config.threshold, config.margin))
+                rows.append(
+                    run_siamface(clip, people, args.model, gallery, threads, detection, config.threshold, config.margin)
+                )
         if fr is not None:
             for half in (False, True):
                 rows.append(run_face_recognition(fr, clip, people, half))
