@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from .errors import SiamfaceError
 
 # Bump when crop_face/to_tensor change what a model sees: galleries and caches carry it.
-PREPROCESS_VERSION = 1
+# 2: face chips aligned on five landmarks (alignment "landmarks5").
+PREPROCESS_VERSION = 2
 
 PREFIX = "siamface."
 CHANNELS = ("rgb", "bgr", "gray")
 LAYOUTS = ("nhwc", "nchw")
+# "box": the detected box grown by margin; "landmarks5": a chip aligned on five landmarks found in
+# the box (edge/landmarks.py, edge/align.py), margin being the padding around the mean face.
+ALIGNMENTS = ("box", "landmarks5")
 
 
 @dataclass(frozen=True)
@@ -26,14 +30,21 @@ class ModelContract:
     layout: str  # nhwc or nchw
     mean: tuple[float, ...]  # per channel, or one value for all
     std: tuple[float, ...]
-    margin: float  # fraction of the detected box added on each side before cropping
+    margin: float  # fraction of the box (or, aligned, of the mean face) added on each side
     embedding_size: int
     preprocess_version: int = PREPROCESS_VERSION
     description: str = ""
+    alignment: str = "box"
 
     @property
     def channel_count(self) -> int:
         return 1 if self.channels == "gray" else 3
+
+    @property
+    def box_margin(self) -> float:
+        """How much the detected box is grown before cropping: aligned chips take the box as found
+        (landmarks are searched inside it; the chip's own padding is in ``margin``)."""
+        return 0.0 if self.alignment == "landmarks5" else self.margin
 
     def to_metadata(self) -> dict[str, str]:
         fields = {
@@ -47,6 +58,7 @@ class ModelContract:
             "embedding_size": str(self.embedding_size),
             "preprocess_version": str(self.preprocess_version),
             "description": self.description,
+            "alignment": self.alignment,
         }
         return {PREFIX + key: value for key, value in fields.items()}
 
@@ -97,7 +109,13 @@ class ModelContract:
             embedding_size=int(number("embedding_size", int)),
             preprocess_version=int(number("preprocess_version", int)),
             description=meta.get(PREFIX + "description", ""),
+            alignment=choice("alignment", ALIGNMENTS) if PREFIX + "alignment" in meta else "box",
         )
+        if contract.alignment == "landmarks5" and contract.width != contract.height:
+            raise SiamfaceError(
+                f"{source}: metadata {PREFIX}input_width={contract.width}, input_height={contract.height}: "
+                f"an aligned (landmarks5) model needs a square input"
+            )
         for key, values in (("mean", contract.mean), ("std", contract.std)):
             if len(values) not in (1, contract.channel_count):
                 raise SiamfaceError(

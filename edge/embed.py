@@ -11,6 +11,7 @@ import onnxruntime as ort
 
 from .contract import ModelContract
 from .errors import SiamfaceError
+from .landmarks import default_landmark_model
 from .preprocess import preprocess_faces
 
 DEFAULT_MODEL = Path(__file__).parent / "models" / "siamface-mobile.onnx"
@@ -49,6 +50,8 @@ class Embedder:
             raise SiamfaceError(
                 f"{self.path}: input shape {declared} does not match its metadata ({c.layout} {expected})"
             )
+        if c.alignment == "landmarks5":
+            default_landmark_model()  # loaded with the model, so a missing file fails at start, not at the first face
 
     def embed_batch(self, batch: np.ndarray) -> np.ndarray:
         """L2-normalised embeddings (N, D) for an already preprocessed batch."""

@@ -36,7 +36,7 @@ def embed_images(paths: Iterable[Path], detector: HaarDetector, embedder: Embedd
     started = time.perf_counter()
     for path in tqdm(unique, desc="embedding", unit="image", disable=not progress):
         image = read_image(path)
-        box, fell_back = face_or_whole(detector, image, embedder.contract.margin)
+        box, fell_back = face_or_whole(detector, image, embedder.contract.box_margin)
         fallbacks += fell_back
         vectors[path] = embedder.embed_faces(image, [box])[0]
     elapsed = time.perf_counter() - started

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .align import align_chip
 from .contract import ModelContract
+from .landmarks import find_landmarks
 
 Box = tuple[int, int, int, int]  # left, top, width, height in frame pixels
 
@@ -27,8 +29,21 @@ def crop_face(frame: np.ndarray, box: Sequence[int], contract: ModelContract) ->
     """Crop one face from a BGR uint8 frame as uint8 (height, width, channels) in the model's colour order.
 
     Parts of the grown box outside the frame are filled with black rather than shifting the box
-    inward, so a face at the edge keeps its position inside the crop.
+    inward, so a face at the edge keeps its position inside the crop. An aligned model's crop is
+    the chip aligned on the five landmarks found inside the box.
     """
+    if contract.alignment == "landmarks5":
+        crop = align_chip(frame, find_landmarks(frame, box), contract.width, contract.margin)
+    else:
+        crop = _box_crop(frame, box, contract)
+    if contract.channels == "rgb":
+        return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+    if contract.channels == "gray":
+        return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)[:, :, None]
+    return crop
+
+
+def _box_crop(frame: np.ndarray, box: Sequence[int], contract: ModelContract) -> np.ndarray:
     x0, y0, x1, y1 = expand_box(box, contract.margin)
     frame_h, frame_w = frame.shape[:2]
     crop = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)
@@ -36,14 +51,9 @@ def crop_face(frame: np.ndarray, box: Sequence[int], contract: ModelContract) ->
     if sx1 > sx0 and sy1 > sy0:
         crop[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = frame[sy0:sy1, sx0:sx1]
     shrinking = crop.shape[1] > contract.width
-    crop = cv2.resize(
+    return cv2.resize(
         crop, (contract.width, contract.height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     )
-    if contract.channels == "rgb":
-        return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
-    if contract.channels == "gray":
-        return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)[:, :, None]
-    return crop
 
 
 def to_tensor(crops: Sequence[np.ndarray] | np.ndarray, contract: ModelContract) -> np.ndarray:

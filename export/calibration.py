@@ -29,7 +29,7 @@ def calibration_faces(
     detector, crops, fallbacks = HaarDetector(), [], 0
     for path in tqdm(photos, desc="calibration faces", unit="photo", disable=not progress):
         image = read_image(path)
-        box, fell_back = face_or_whole(detector, image, contract.margin)
+        box, fell_back = face_or_whole(detector, image, contract.box_margin)
         fallbacks += fell_back
         crops.append(crop_face(image, box, contract))
     return np.asarray(crops), [str(p) for p in photos], fallbacks

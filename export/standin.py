@@ -51,7 +51,7 @@ def collect_faces(
         photos = sorted(p for p in folder.iterdir() if is_image_path(p))[:per_identity]
         for photo in photos:
             image = read_image(photo)
-            box, fell_back = face_or_whole(detector, image, contract.margin)
+            box, fell_back = face_or_whole(detector, image, contract.box_margin)
             if fell_back and not fallback_whole:
                 continue
             crops.append(crop_face(image, box, contract))

@@ -15,9 +15,17 @@ def cache_root(override: str | Path | None = None) -> Path:
     return Path(base) / "siamface"
 
 
-def file_stamps(paths) -> list[tuple[str, int, int]]:
-    """(path, size, mtime) of each file: a changed or replaced photo changes the cache key."""
-    return [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+def file_stamps(paths) -> list[tuple[str, int, str]]:
+    """(path, size, content digest) of each file: a changed photo changes the cache key.
+
+    Content rather than mtime: the data folder is re-provisioned with new timestamps and the same
+    bytes, and an mtime key would throw away an hour of teacher embeddings each time.
+    """
+    stamps = []
+    for path in paths:
+        data = Path(path).read_bytes()
+        stamps.append((str(path), len(data), hashlib.blake2b(data, digest_size=8).hexdigest()))
+    return stamps
 
 
 def cache_key(*parts: object) -> str:

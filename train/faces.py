@@ -50,10 +50,15 @@ class FaceSet:
 
 
 def context_contract(contract: ModelContract) -> ModelContract:
-    """The cache's crop: same box and colour handling, a wider margin, a larger size."""
+    """The cache's crop: same box (or alignment) and colour handling, a wider margin, a larger size.
+
+    An aligned chip's padding scales like a box margin, so the device's view sits in the middle of
+    the cached chip in both cases."""
     scale = (1 + 2 * CONTEXT) / (1 + 2 * contract.margin)
     size = round(max(contract.width, contract.height) * scale)
-    return ModelContract(size, size, "bgr", "nhwc", (0.0,), (1.0,), CONTEXT, contract.embedding_size)
+    return ModelContract(
+        size, size, "bgr", "nhwc", (0.0,), (1.0,), CONTEXT, contract.embedding_size, alignment=contract.alignment
+    )
 
 
 def view_fraction(contract: ModelContract) -> float:
@@ -103,7 +108,7 @@ def load_root(
     names, crops, paths, no_face = [], [], [], 0
     for name, path in tqdm(photos, desc=f"cropping {root.path.name}", unit="photo", leave=False, disable=not progress):
         image = read_image(path)
-        box, fell_back = face_or_whole(detector, image, contract.margin)
+        box, fell_back = face_or_whole(detector, image, contract.box_margin)
         no_face += fell_back
         if fell_back and not root.cropped:
             continue

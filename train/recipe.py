@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from edge.contract import ModelContract
+from edge.contract import ALIGNMENTS, ModelContract
 from edge.errors import SiamfaceError
 from edge.schema import check_section
 
@@ -35,7 +35,8 @@ SCHEMA: dict[str, Any] = {
         "input_size": ((int,), 96, "the input side in pixels, at least 32"),
         "embedding_size": ((int,), 128, "the embedding length, at least 16"),
         "channels": ((str,), "rgb", "rgb, bgr or gray"),
-        "margin": ((float, int), 0.2, "the crop margin around the Haar box, 0 to 0.5"),
+        "margin": ((float, int), 0.2, "the crop margin around the Haar box (aligned: the mean face), 0 to 0.5"),
+        "alignment": ((str,), "box", f"one of {', '.join(ALIGNMENTS)}"),
     },
     "objectives": {
         "pair": ((str,), "contrastive", f"one of {', '.join(PAIR_LOSSES)}"),
@@ -70,6 +71,7 @@ RANGES = {
     "model.embedding_size": lambda v: v >= 16,
     "model.channels": lambda v: v in ("rgb", "bgr", "gray"),
     "model.margin": lambda v: 0 <= v <= 0.5,
+    "model.alignment": lambda v: v in ALIGNMENTS,
     "objectives.pair": lambda v: v in PAIR_LOSSES,
     "objectives.margin_softmax": lambda v: v in MARGIN_SOFTMAX,
     "objectives.pair_weight": lambda v: v >= 0,
@@ -109,6 +111,7 @@ class Recipe:
             margin=float(self["model.margin"]),
             embedding_size=self["model.embedding_size"],
             description=f"siamface {self['model.backbone']} {size}px, trained by train-model",
+            alignment=self["model.alignment"],
         )
 
     def augmentation(self) -> Augmentation:

@@ -53,7 +53,7 @@ def load_pairs(
     detector, crops, fallbacks = HaarDetector(), [], 0
     for path in tqdm(paths, desc="validation faces", unit="image", disable=not progress, leave=False):
         image = read_image(path)
-        box, fell_back = face_or_whole(detector, image, contract.margin)
+        box, fell_back = face_or_whole(detector, image, contract.box_margin)
         fallbacks += fell_back
         crops.append(crop_face(image, box, contract))
     crops_array = np.asarray(crops, np.uint8)

