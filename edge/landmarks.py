@@ -31,15 +31,13 @@ class LandmarkModel:
     split_thresh: np.ndarray  # (C, T * S)
     leaves: np.ndarray  # (C, T * (S + 1), P * 2) shape increments in the unit box
     anchors: np.ndarray  # (C, F) landmark each feature pixel hangs from
-    deltas: np.ndarray  # (C, F, 2) its offset from that landmark in the mean shape
+    deltas: np.ndarray  # (C, F, 2) its offset from that landmark in the mean shape, float64 so
+    #                     pixel positions round exactly as dlib's do
     splits: int  # S per tree; trees are complete, S + 1 leaves
     trees: int  # T per cascade
-    walk: tuple = ()  # derived at load: similarity rows, leaf lookup table, split bit values
-    deltas64: np.ndarray | None = None  # deltas in float64: pixel positions are rounded as dlib's are
-
-    @property
-    def depth(self) -> int:
-        return int(np.log2(self.splits + 1))
+    similarity_rows: np.ndarray  # (2, 2P), see _similarity_rows
+    leaf_of_code: np.ndarray  # (2**S,), see _leaf_table
+    bit_values: np.ndarray  # (S,) 2**i, packs a tree's split outcomes into its code
 
 
 def load_landmark_model(path: str | Path = DEFAULT_LANDMARKS) -> LandmarkModel:
@@ -59,15 +57,12 @@ def load_landmark_model(path: str | Path = DEFAULT_LANDMARKS) -> LandmarkModel:
         split_thresh=a["split_thresh"].reshape(cascades, -1).astype(np.float32),
         leaves=a["leaves"].reshape(cascades, trees * (splits + 1), -1).astype(np.float32),
         anchors=a["anchors"].astype(np.intp),
-        deltas=a["deltas"].astype(np.float32),
+        deltas=a["deltas"].astype(np.float64),
         splits=splits,
         trees=trees,
-        deltas64=a["deltas"].astype(np.float64),
-        walk=(
-            _similarity_rows(a["initial_shape"].astype(np.float32)),
-            _leaf_table(splits),
-            (1 << np.arange(splits)).astype(np.int32),
-        ),
+        similarity_rows=_similarity_rows(a["initial_shape"].astype(np.float32)),
+        leaf_of_code=_leaf_table(splits),
+        bit_values=(1 << np.arange(splits)).astype(np.int32),
     )
 
 
@@ -76,16 +71,10 @@ def default_landmark_model() -> LandmarkModel:
     return load_landmark_model(DEFAULT_LANDMARKS)
 
 
-def similarity_matrix(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The 2x2 scale-rotation part of the least-squares similarity mapping source points onto target
-    points (the 2-D closed form of Umeyama 1991)."""
-    a, b = _similarity_rows(source) @ target.ravel()
-    return np.array([[a, -b], [b, a]])
-
-
 def _similarity_rows(source: np.ndarray) -> np.ndarray:
-    """(2, 2P) rows giving (a, b) of the similarity [[a, -b], [b, a]] from the flattened target:
-    both are linear in the target because the centred source sums to zero."""
+    """(2, 2P) rows giving (a, b) of the least-squares similarity [[a, -b], [b, a]] from the source
+    points onto a flattened target (the 2-D closed form of Umeyama 1991): both are linear in the
+    target because the centred source sums to zero."""
     src = source - source.mean(axis=0)
     variance = float((src**2).sum())
     rows = np.stack([src.ravel(), np.stack([-src[:, 1], src[:, 0]], axis=1).ravel()]) / variance
@@ -112,17 +101,17 @@ def find_landmarks(image: np.ndarray, box, model: LandmarkModel | None = None) -
     origin, size = np.array([x, y]), np.array([w, h])
     height, width = image.shape[:2]
     pixels = image.reshape(height * width, -1)
-    rows, table, bit_values = model.walk
     leaf_base = np.arange(model.trees) * (model.splits + 1)
     shape = model.initial_shape
     limit = np.array([width - 1, height - 1])
     stride = np.array([1, width])
     for c in range(len(model.leaves)):
-        a, b = rows @ shape.ravel()
+        a, b = model.similarity_rows @ shape.ravel()
         # Feature pixel = box origin + box size * (turned offset + its landmark), all in one affine.
         turn = np.array([[a * size[0], b * size[1]], [-b * size[0], a * size[1]]])
         anchors = origin + size * shape
-        where = (model.deltas64[c] @ turn + anchors[model.anchors[c]] + 1024.5).astype(np.intp) - 1024
+        # Round half up as dlib does; the offset keeps truncation a floor for pixels just left of 0.
+        where = (model.deltas[c] @ turn + anchors[model.anchors[c]] + 1024.5).astype(np.intp) - 1024
         inside = np.minimum(np.maximum(where, 0), limit)
         sampled = np.take(pixels, inside @ stride, axis=0)
         if sampled.shape[1] == 3:  # colour: the plain mean of the channels, truncated, as dlib converts
@@ -132,6 +121,6 @@ def find_landmarks(image: np.ndarray, box, model: LandmarkModel | None = None) -
         values[(inside != where).any(axis=1)] = 0  # outside the image reads as black
         values = values.astype(np.float32)
         left = np.take(values, model.split_idx1[c]) - np.take(values, model.split_idx2[c]) > model.split_thresh[c]
-        leaf = table[left.reshape(model.trees, model.splits) @ bit_values]
+        leaf = model.leaf_of_code[left.reshape(model.trees, model.splits) @ model.bit_values]
         shape = shape + np.take(model.leaves[c], leaf_base + leaf, axis=0).sum(axis=0).reshape(-1, 2)
     return np.floor(origin + shape * size + 0.5).astype(np.float64)
