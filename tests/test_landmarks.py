@@ -30,20 +30,38 @@ def dev_faces(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return found
 
 
+def placements(image: np.ndarray, box) -> dict[str, tuple[np.ndarray, tuple[int, int, int, int]]]:
+    """The face as photographed, in the middle of a camera-size frame (the landmarks read the frame
+    itself), and cut by the frame's left edge (they read a copy, black beyond the frame)."""
+    x, y, w, h = (int(v) for v in box)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[112 : 112 + image.shape[0], 192 : 192 + image.shape[1]] = image[:368, :448]
+    cut = x + w // 3
+    return {
+        "photo": (image, (x, y, w, h)),
+        "camera frame": (frame, (x + 192, y + 112, w, h)),
+        "cut by the edge": (np.ascontiguousarray(image[:, cut:]), (x - cut, y, w, h)),
+    }
+
+
 def test_landmarks_match_dlib_on_real_faces():
     dlib = pytest.importorskip("dlib", reason="comparing with dlib needs the [teacher] extra")
     models = pytest.importorskip("face_recognition_models", reason="comparing with dlib needs the [teacher] extra")
     predictor = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-    errors = []
-    for image, box in dev_faces(120):
-        x, y, w, h = (int(v) for v in box)
-        shape = predictor(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), dlib.rectangle(x, y, x + w, y + h))
-        theirs = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], float)
-        errors.append(np.abs(find_landmarks(image, box) - theirs).max())
-    errors = np.asarray(errors)
-    print(f"numpy vs dlib on 120 faces: {np.mean(errors == 0):.1%} identical, largest difference {errors.max()} px")
-    # Rounding to whole pixels can flip a sampled pixel and so a leaf; nothing more may differ.
-    assert np.mean(errors == 0) >= 0.9 and errors.max() <= 2
+    errors: dict[str, list[float]] = {}
+    for photo, photo_box in dev_faces(120):
+        for where, (image, box) in placements(photo, photo_box).items():
+            x, y, w, h = box
+            shape = predictor(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), dlib.rectangle(x, y, x + w, y + h))
+            theirs = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], float)
+            errors.setdefault(where, []).append(np.abs(find_landmarks(image, box) - theirs).max())
+    for where, found in errors.items():
+        found = np.asarray(found)
+        print(f"numpy vs dlib, {where}: {np.mean(found == 0):.1%} identical, largest difference {found.max()} px")
+        # Rounding to whole pixels can flip a sampled pixel and so a leaf; nothing more may differ.
+        # At a cut more sampled pixels sit on the frame's edge, where one rounding decides black or not
+        # (measured 90 % identical there, 95 % elsewhere, before and after the walk was made faster).
+        assert np.mean(found == 0) >= (0.85 if where == "cut by the edge" else 0.9) and found.max() <= 2, where
 
 
 def test_converter_reproduces_the_shipped_model(tmp_path):
