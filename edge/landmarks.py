@@ -115,6 +115,7 @@ def find_landmarks(image: np.ndarray, box, model: LandmarkModel | None = None) -
     affine = np.empty((2 + len(model.initial_shape), 2))
     grey = np.full((pixels.shape[1], 1), 1 / pixels.shape[1], np.float32)
     shape = model.initial_shape.ravel().copy()
+    tree_weights = np.ones(model.trees, np.float32)  # sums the leaves the trees fall into
     for c in range(len(model.leaves)):
         a, b = (model.similarity_rows @ shape).tolist()
         affine[0] = a * w, b * h
@@ -127,7 +128,7 @@ def find_landmarks(image: np.ndarray, box, model: LandmarkModel | None = None) -
         goes_left = values.take(model.split_idx1[c]) - values.take(model.split_idx2[c]) > model.split_thresh[c]
         code = (goes_left.reshape(model.trees, model.splits) @ model.bit_values).astype(np.intp)
         rows = model.leaf_base + model.leaf_of_code.take(code)
-        shape += np.ones(model.trees, np.float32) @ model.leaves[c].take(rows, axis=0)
+        shape += tree_weights @ model.leaves[c].take(rows, axis=0)
     return np.floor(np.array([x, y]) + shape.reshape(-1, 2) * size + 0.5)
 
 
