@@ -36,6 +36,13 @@ def _mean(x: tf.Tensor) -> tf.Tensor:
     return tf.math.divide_no_nan(tf.reduce_sum(x), tf.cast(tf.size(x), x.dtype))
 
 
+def balanced_bce(same: tf.Tensor, predicted: tf.Tensor) -> tf.Tensor:
+    """Binary cross-entropy in which the same-person and the different-person pairs weigh half each."""
+    p = tf.clip_by_value(predicted, 1e-7, 1.0 - 1e-7)
+    per_pair = -(same * tf.math.log(p) + (1.0 - same) * tf.math.log(1.0 - p))
+    return 0.5 * _mean(tf.boolean_mask(per_pair, same > 0.5)) + 0.5 * _mean(tf.boolean_mask(per_pair, same < 0.5))
+
+
 def contrastive(similarity: tf.Tensor, positive: tf.Tensor, negative: tf.Tensor, margin: float = 0.3) -> tf.Tensor:
     """Pull same-person cosines to 1, push different-person cosines below ``margin``."""
     pos = tf.boolean_mask(similarity, positive)

@@ -163,14 +163,20 @@ def train(recipe: Recipe, resume: bool = True, progress: bool = True) -> Path:
             hard = losses.hard_negatives(sims, positive, negative)
             if pair_kind == "contrastive":
                 parts["pair"] = w_pair * losses.contrastive(sims, positive, hard)
-            chosen = tf.where(tf.logical_or(positive, hard))
-            same = tf.cast(tf.gather_nd(positive, chosen), tf.float32)[:, None]
-            ea, eb = tf.gather(emb, chosen[:, 0]), tf.gather(emb, chosen[:, 1])
-            if pair_kind != "bce":  # the similarity model still learns, without steering the embedding
-                ea, eb = tf.stop_gradient(ea), tf.stop_gradient(eb)
-            parts["similarity"] = (w_pair if pair_kind == "bce" else 1.0) * bce(
-                same, similarity([ea, eb], training=True)
-            )
+            if pair_kind == "bce":  # the similarity model is the pair loss: it steers the embedding
+                chosen = tf.where(tf.logical_or(positive, hard))
+                same = tf.cast(tf.gather_nd(positive, chosen), tf.float32)[:, None]
+                ea, eb = tf.gather(emb, chosen[:, 0]), tf.gather(emb, chosen[:, 1])
+                parts["similarity"] = w_pair * bce(same, similarity([ea, eb], training=True))
+            else:
+                # Detached: it learns without steering the embedding. From every labelled pair, the two
+                # classes weighing half each: on hard negatives alone it never saw the easy strangers
+                # most real pairs are, and called them the same person (dev AUC 0.25).
+                chosen = tf.where(tf.logical_or(positive, negative))
+                same = tf.cast(tf.gather_nd(positive, chosen), tf.float32)
+                ea = tf.stop_gradient(tf.gather(emb, chosen[:, 0]))
+                eb = tf.stop_gradient(tf.gather(emb, chosen[:, 1]))
+                parts["similarity"] = losses.balanced_bce(same, similarity([ea, eb], training=True)[:, 0])
             if softmax is not None:
                 parts["softmax"] = w_soft * softmax(emb, labels)
             if distill:
