@@ -71,7 +71,8 @@ def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     fpr, tpr, _ = roc_curve(scores, labels)
-    return float(np.trapezoid(tpr, fpr))
+    # The trapezoid rule written out: np.trapezoid is numpy 2 only, and np.trapz is deprecated there.
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)
 
 
 def threshold_at_far(impostor_scores: np.ndarray, far: float) -> float:
@@ -81,7 +82,9 @@ def threshold_at_far(impostor_scores: np.ndarray, far: float) -> float:
     if allowed >= len(s):
         return float(s[-1])
     # Accept strictly above the (allowed+1)-th highest impostor score.
-    return float(np.nextafter(s[allowed], np.inf))
+    # Stepped in the scores' own precision: a float64 step off a float32 score rounds back onto it
+    # when compared with float32 scores under numpy 1.x's casting, accepting that impostor too.
+    return float(np.nextafter(s[allowed], s.dtype.type(np.inf)))
 
 
 def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> tuple[float, float]:

@@ -146,6 +146,11 @@ class Picamera2Source:
                 f"source {spec}: picamera2 is not installed (on Raspberry Pi OS: 'sudo apt install python3-picamera2' "
                 "and a venv made with --system-site-packages)"
             ) from None
+        except ValueError as exc:  # "numpy.dtype size changed": apt's simplejpeg built for numpy 1.x
+            raise SiamfaceError(
+                f"source {spec}: picamera2 does not import under numpy {np.__version__} ({exc}); apt's picamera2 "
+                "needs apt's numpy 1.x in the venv: reinstall with systemd/install.sh, which keeps it"
+            ) from None
         index = int(spec.split(":", 1)[1]) if ":" in spec else 0
         try:
             self._camera = Picamera2(index)

@@ -19,7 +19,22 @@ usermod -aG video siamface
 # --system-site-packages: picamera2 and libcamera are apt packages, invisible to a plain venv.
 python3 -m venv --system-site-packages "$prefix/venv"
 "$prefix/venv/bin/pip" install --quiet --upgrade pip
-"$prefix/venv/bin/pip" install --quiet "$repo"
+# Keep apt's numpy where picamera2 is installed: its JPEG encoder (apt's python3-simplejpeg) is
+# built against numpy 1.x and fails to import under the numpy 2 that pip would otherwise put in the
+# venv (raspberrypi/picamera2#1088), so the camera would never open. Pinned, pip picks the last
+# OpenCV built for numpy 1.x (4.11) and onnxruntime as usual.
+constraints=$(mktemp)
+trap 'rm -f "$constraints"' EXIT
+if dpkg -s python3-picamera2 >/dev/null 2>&1; then
+  system_numpy=$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
+  [ -n "$system_numpy" ] && echo "numpy==$system_numpy" >"$constraints"
+fi
+"$prefix/venv/bin/pip" install --quiet -c "$constraints" "$repo"
+if dpkg -s python3-picamera2 >/dev/null 2>&1 &&
+   ! error=$("$prefix/venv/bin/python" -c 'import picamera2' 2>&1 | tail -1); then
+  echo "install.sh: $prefix/venv: picamera2 does not import ($error); expected it to, from apt's python3-picamera2" >&2
+  exit 1
+fi
 install -d -m 0755 "$prefix/share"
 cp -r "$repo/samples" "$prefix/share/"
 

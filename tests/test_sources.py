@@ -63,6 +63,20 @@ def test_missing_picamera2_says_how_to_install_it(monkeypatch):
         open_source("picamera2")
 
 
+def test_picamera2_broken_by_numpy_2_says_how_to_mend_it(monkeypatch, tmp_path):
+    # As on Pi OS when pip put numpy 2 in the venv: apt's simplejpeg, imported by picamera2, refuses it.
+    package = tmp_path / "picamera2"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "raise ValueError('numpy.dtype size changed, may indicate binary incompatibility. "
+        "Expected 96 from C header, got 88 from PyObject')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    with pytest.raises(SiamfaceError, match=r"source picamera2: picamera2 does not import under numpy .*install\.sh"):
+        open_source("picamera2")
+
+
 def test_camera_that_is_not_there():
     with pytest.raises(SiamfaceError, match="source /dev/video99: cannot open"):
         open_source("/dev/video99")
