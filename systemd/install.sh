@@ -23,15 +23,17 @@ python3 -m venv --system-site-packages "$prefix/venv"
 # built against numpy 1.x and fails to import under the numpy 2 that pip would otherwise put in the
 # venv (raspberrypi/picamera2#1088), so the camera would never open. Pinned, pip picks the last
 # OpenCV built for numpy 1.x (4.11) and onnxruntime as usual.
+# Re-running this mends a venv that already has numpy 2 (pip downgrades it and OpenCV).
 constraints=$(mktemp)
 trap 'rm -f "$constraints"' EXIT
-if dpkg -s python3-picamera2 >/dev/null 2>&1; then
+picamera2=no
+dpkg -s python3-picamera2 >/dev/null 2>&1 && picamera2=yes
+if [ "$picamera2" = yes ]; then
   system_numpy=$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
-  [ -n "$system_numpy" ] && echo "numpy==$system_numpy" >"$constraints"
+  if [ -n "$system_numpy" ]; then echo "numpy==$system_numpy" >"$constraints"; fi
 fi
 "$prefix/venv/bin/pip" install --quiet -c "$constraints" "$repo"
-if dpkg -s python3-picamera2 >/dev/null 2>&1 &&
-   ! error=$("$prefix/venv/bin/python" -c 'import picamera2' 2>&1 | tail -1); then
+if [ "$picamera2" = yes ] && ! error=$("$prefix/venv/bin/python" -c 'import picamera2' 2>&1 | tail -1); then
   echo "install.sh: $prefix/venv: picamera2 does not import ($error); expected it to, from apt's python3-picamera2" >&2
   exit 1
 fi
