@@ -144,6 +144,8 @@ def test_bad_recipe_values_get_one_line(workdir, capsys):
     bad.write_text("trainng:\n  epochs: 3\n")
     assert main(["--config", str(bad)]) == 2
     assert "unknown key trainng" in capsys.readouterr().err
+    assert main(["--config", str(workdir / "recipe.yaml"), "--width", "3"]) == 2
+    assert "recipe.yaml: model.width=3.0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("backbone", ["tiny", "mobile", "vgg16"])

@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pairs", help="override data.pairs: validation pairs file (LFW format)")
     parser.add_argument("--pairs-images", help="override data.pairs_images: the folder the pairs name")
     parser.add_argument("--backbone", help="override model.backbone: tiny, mobile or vgg16")
+    parser.add_argument("--width", type=float, help="override model.width: the mobile backbone's width multiplier")
     parser.add_argument("--pair", help="override objectives.pair: none, contrastive or bce")
     parser.add_argument("--margin-softmax", help="override objectives.margin_softmax: none, arcface or cosface")
     parser.add_argument("--distill", type=float, help="override objectives.distill_weight")
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "data.pairs": args.pairs,
         "data.pairs_images": args.pairs_images,
         "model.backbone": args.backbone,
+        "model.width": args.width,
         "objectives.pair": args.pair,
         "objectives.margin_softmax": args.margin_softmax,
         "objectives.distill_weight": args.distill,
