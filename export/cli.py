@@ -34,6 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-cosine", type=float, default=defaults.int8_mean_cosine, help="int8 vs fp32 mean cosine")
     parser.add_argument("--min-p1-cosine", type=float, default=defaults.int8_p1_cosine, help="... its 1st percentile")
     parser.add_argument("--max-drop", type=float, default=defaults.max_accuracy_drop, help="accuracy drop allowed")
+    parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="embed each face with its mirror image and sum the two (one network call of batch 2 a face)",
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -59,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             limits,
             progress=not args.quiet,
             check_faces=args.check_faces,
+            flip_average=args.flip_average,
         )
     except SiamfaceError as exc:
         print(f"export-model: error: {exc}", file=sys.stderr)

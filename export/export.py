@@ -40,8 +40,12 @@ class Limits:
     max_accuracy_drop: float = 0.01  # int8 vs Keras dev-pairs accuracy, with --pairs
 
 
-def convert(model, contract: ModelContract, opset: int, extra_metadata: dict[str, str]):
-    """The embedding network as an ONNX ModelProto with the contract in its metadata."""
+def convert(model, contract: ModelContract, opset: int, extra_metadata: dict[str, str], flip_average: bool = False):
+    """The embedding network as an ONNX ModelProto with the contract in its metadata.
+
+    ``flip_average``: the graph embeds each face and its mirror image as one batch and sums the two,
+    so the device gets the averaged embedding from the same single call, with no code of its own.
+    """
     import onnx
     import tensorflow as tf
     import tf2onnx
@@ -52,11 +56,26 @@ def convert(model, contract: ModelContract, opset: int, extra_metadata: dict[str
 
     @tf.function(input_signature=spec)
     def embed(image):
-        return {"embedding": model(image, training=False)}
+        if not flip_average:
+            return {"embedding": model(image, training=False)}
+        both = model(tf.concat([image, tf.reverse(image, axis=[2])], axis=0), training=False)
+        # A reshape, not slices at a computed count: quant_pre_process's shape inference follows it.
+        return {"embedding": tf.reduce_sum(tf.reshape(both, (2, -1, contract.embedding_size)), axis=0)}
 
     proto, _ = tf2onnx.convert.from_function(embed, input_signature=spec, opset=opset)
     onnx.helper.set_model_props(proto, {**contract.to_metadata(), **extra_metadata})
     return proto
+
+
+def keras_embed(model, batch: np.ndarray, flip_average: bool = False) -> np.ndarray:
+    """L2-normalised Keras embeddings, as the exported graph computes them (NHWC: axis 2 is width)."""
+    out = np.concatenate([np.asarray(model(batch[i : i + 256], training=False)) for i in range(0, len(batch), 256)])
+    if flip_average:
+        mirror = batch[:, :, ::-1]
+        out = out + np.concatenate(
+            [np.asarray(model(mirror[i : i + 256], training=False)) for i in range(0, len(batch), 256)]
+        )
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 def _session(data: bytes, threads: int = 1):
@@ -163,6 +182,7 @@ def export(
     limits: Limits = Limits(),
     progress: bool = True,
     check_faces: Path | None = None,
+    flip_average: bool = False,
 ) -> dict:
     """Write ``out`` (int8 ONNX) and its JSON report, or raise SiamfaceError and write nothing.
 
@@ -200,6 +220,7 @@ def export(
             "photos_sha256": hashlib.sha256("\n".join(photos).encode()).hexdigest(),
         },
         "limits": limits.__dict__,
+        "flip_average": flip_average,
         "versions": {
             "tensorflow": tf.__version__,
             "tf2onnx": tf2onnx.__version__,
@@ -208,8 +229,12 @@ def export(
         },
     }
 
-    keras_emb = np.asarray(model(check, training=False))
-    fp32 = convert(model, contract, opset, {"siamface.source_sha256": source_sha}).SerializeToString()
+    keras_emb = keras_embed(model, check, flip_average)
+    metadata = {"siamface.source_sha256": source_sha}
+    if flip_average:
+        metadata["siamface.flip_average"] = "true"
+        metadata["siamface.description"] = contract.description + "; each face embedded with its mirror image, summed"
+    fp32 = convert(model, contract, opset, metadata, flip_average).SerializeToString()
     fp32_session = _session(fp32)
     fp32_emb = run_onnx(fp32_session, check)
     report["fp32"] = {
@@ -237,11 +262,13 @@ def export(
     }
 
     if pairs is not None:
-        report["accuracy"] = _accuracies(pairs, images, contract, model, fp32_session, int8_session, progress)
+        report["accuracy"] = _accuracies(
+            pairs, images, contract, model, fp32_session, int8_session, progress, flip_average
+        )
 
     face = check[:1]
     report["latency_ms_1_thread"] = {
-        "keras": latency_ms(lambda x: model(x, training=False), face, 20),
+        "keras": latency_ms(lambda x: keras_embed(model, x, flip_average), face, 20),
         "fp32": latency_ms(lambda x: fp32_session.run(None, {fp32_session.get_inputs()[0].name: x}), face),
         "int8": latency_ms(lambda x: int8_session.run(None, {int8_session.get_inputs()[0].name: x}), face),
     }
@@ -283,16 +310,16 @@ def export(
     return report
 
 
-def _accuracies(pairs_file: Path, images: Path, contract, model, fp32_session, int8_session, progress: bool) -> dict:
+def _accuracies(
+    pairs_file: Path, images: Path, contract, model, fp32_session, int8_session, progress: bool, flip_average: bool
+) -> dict:
     """Dev-pairs accuracy of Keras, fp32 and int8, with the protocol code of face-edge evaluate."""
     from train.cache import cache_root
     from train.validate import load_pairs
 
     pair_set = load_pairs(pairs_file, images, contract, cache_root() / "pairs", progress)
     batch = to_tensor(pair_set.crops, contract)
-    keras_emb = np.concatenate(
-        [np.asarray(model(batch[i : i + 256], training=False)) for i in range(0, len(batch), 256)]
-    )
+    keras_emb = keras_embed(model, batch, flip_average)
     result = {}
     for name, emb in (
         ("keras", keras_emb),

@@ -38,6 +38,7 @@ def test_same_person_clears_the_shipped_threshold_far_more_often_than_a_stranger
     # The threshold was chosen for a false-accept rate of 1e-3 on the dev identities (README); on
     # these 1,500 stranger pairs that is about 1.5 expected false accepts.
     assert stranger_rate <= 0.005
-    # Measured 0.087 against 0.0007 (width 0.5: 0.070): single photo against single photo, a strict threshold and a weak
-    # model (README, "The bundled model") name few genuine pairs, and one stranger pair in 1,500.
-    assert genuine_rate - stranger_rate >= 0.05
+    # Measured 0.127 against 0.0000 (the 96-pixel model before it: 0.087 against 0.0007; width 0.5: 0.070): single
+    # photo against single photo, a strict threshold and a weak model (README, "The bundled model") name few
+    # genuine pairs.
+    assert genuine_rate - stranger_rate >= 0.10

@@ -61,8 +61,9 @@ def test_dev_pairs_verification(tmp_path, capsys):
     assert report["pairs"] == 3000
     assert report["images"] == len(unique)  # each image embedded once, however many pairs name it
     assert 0 <= report["fallbacks"] < 0.05 * len(unique)
-    # The bundled model on people it never saw: measured 0.814 accuracy, AUC 0.894 (README).
-    assert report["accuracy"] > 0.79 and report["auc"] > 0.87
+    # The bundled model on people it never saw: measured 0.826 accuracy, AUC 0.911 (README); the
+    # 96-pixel model before it, 0.814 and 0.894, would fail the AUC bound.
+    assert report["accuracy"] > 0.80 and report["auc"] > 0.90
     assert report["accuracy_at_best_threshold"] >= report["accuracy"]
     assert report["tar_at_far_1e-2"] >= report["tar_at_far_1e-3"]
     for name in ("roc.png", "scores.png"):

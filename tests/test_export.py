@@ -102,6 +102,46 @@ def test_exported_model_runs_on_the_device_and_matches_keras(trained, small_pair
         assert agreement.mean() > mean and agreement.min() > minimum, (path.name, agreement.mean(), agreement.min())
 
 
+def test_flip_average_export_embeds_a_face_and_its_mirror_alike(trained, tmp_path, monkeypatch):
+    from export.export import Limits, export, keras_embed
+    from train.modelfile import load_embedding_model
+
+    keras_path, work = trained
+    monkeypatch.setenv("XDG_CACHE_HOME", str(work / "xdg"))
+    out = tmp_path / "flip.onnx"
+    limits = Limits(int8_mean_cosine=0.96, int8_p1_cosine=0.9)  # the fixture's tiny network, as above
+    report = export(
+        keras_path,
+        out,
+        data_dir("dev", "celeba"),
+        120,
+        40,
+        keep_fp32=True,
+        limits=limits,
+        progress=False,
+        flip_average=True,
+    )
+    assert report["flip_average"] and report["fp32"]["max_abs_vs_keras"] < 1e-3
+    model, contract = load_embedding_model(keras_path)
+    photos = sorted(data_dir("dev", "celeba").glob("*/*_0002.jpg"))[:12]
+    detector = HaarDetector()
+    chips = [
+        crop_face(f, b, contract)
+        for f in map(read_image, photos)
+        if (b := largest_face(detector.detect(f))) is not None
+    ]
+    batch, mirror = to_tensor(chips, contract), to_tensor([c[:, ::-1] for c in chips], contract)
+    fp32 = Embedder(tmp_path / "flip.fp32.onnx")
+    assert fp32.contract.description.endswith("mirror image, summed")
+    # The exported graph: a face and its mirror image give one embedding, Keras's flip average.
+    assert np.abs(fp32.embed_batch(batch) - fp32.embed_batch(mirror)).max() < 1e-4
+    assert np.abs(fp32.embed_batch(batch) - keras_embed(model, batch, flip_average=True)).max() < 1e-3
+    # The plain network is not mirror-invariant, so the equality above is the graph's doing.
+    plain = keras_embed(model, batch)
+    assert np.abs(plain - keras_embed(model, mirror)).max() > 1e-2
+    assert np.sum(Embedder(out).embed_batch(batch) * keras_embed(model, batch, True), axis=1).min() > 0.85
+
+
 def test_blank_calibration_is_refused_and_nothing_is_written(trained, tmp_path):
     import cv2
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Reproduces the bundled model from ../shared/data (or $SIAMFACE_DATA), in about 1 h 25 min on 2 cores (CI machine):
+# Reproduces the bundled model from ../shared/data (or $SIAMFACE_DATA), in about 1 h 40 min on 2 cores (CI machine):
 # the landmark model, teacher embeddings (cached), training, int8 export with its checks, and the shipped threshold.
 #   sh train/make_default_model.sh          (from the repository root, with pip install -e '.[train,teacher]')
 set -eu
