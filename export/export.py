@@ -69,12 +69,13 @@ def convert(model, contract: ModelContract, opset: int, extra_metadata: dict[str
 
 def keras_embed(model, batch: np.ndarray, flip_average: bool = False) -> np.ndarray:
     """L2-normalised Keras embeddings, as the exported graph computes them (NHWC: axis 2 is width)."""
-    out = np.concatenate([np.asarray(model(batch[i : i + 256], training=False)) for i in range(0, len(batch), 256)])
-    if flip_average:
-        mirror = batch[:, :, ::-1]
-        out = out + np.concatenate(
-            [np.asarray(model(mirror[i : i + 256], training=False)) for i in range(0, len(batch), 256)]
+
+    def run(images: np.ndarray) -> np.ndarray:
+        return np.concatenate(
+            [np.asarray(model(images[i : i + 256], training=False)) for i in range(0, len(images), 256)]
         )
+
+    out = run(batch) + run(batch[:, :, ::-1]) if flip_average else run(batch)
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
