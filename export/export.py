@@ -63,7 +63,11 @@ def convert(model, contract: ModelContract, opset: int, extra_metadata: dict[str
         return {"embedding": tf.reduce_sum(tf.reshape(both, (2, -1, contract.embedding_size)), axis=0)}
 
     proto, _ = tf2onnx.convert.from_function(embed, input_signature=spec, opset=opset)
-    onnx.helper.set_model_props(proto, {**contract.to_metadata(), **extra_metadata})
+    metadata = {**contract.to_metadata(), **extra_metadata}
+    if flip_average:  # said beside the graph that does it
+        metadata["siamface.flip_average"] = "true"
+        metadata["siamface.description"] = contract.description + "; each face embedded with its mirror image, summed"
+    onnx.helper.set_model_props(proto, metadata)
     return proto
 
 
@@ -231,11 +235,7 @@ def export(
     }
 
     keras_emb = keras_embed(model, check, flip_average)
-    metadata = {"siamface.source_sha256": source_sha}
-    if flip_average:
-        metadata["siamface.flip_average"] = "true"
-        metadata["siamface.description"] = contract.description + "; each face embedded with its mirror image, summed"
-    fp32 = convert(model, contract, opset, metadata, flip_average).SerializeToString()
+    fp32 = convert(model, contract, opset, {"siamface.source_sha256": source_sha}, flip_average).SerializeToString()
     fp32_session = _session(fp32)
     fp32_emb = run_onnx(fp32_session, check)
     report["fp32"] = {

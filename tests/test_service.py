@@ -153,7 +153,7 @@ def test_sighup_reloads_a_good_config_refuses_a_bad_one_and_sigterm_stops(galler
 
     try:
         wait_for(lambda: any('"eileen_collins"' in line for line in out), "the first named event")
-        # 0.999: above what the bundled model gives the enrolled photo placed in a frame (0.992).
+        # 0.999: above what the bundled model gives the enrolled photo placed in a frame (0.984).
         config.write_text(body.replace("threshold: 0.5", "threshold: 0.999"))
         child.send_signal(signal.SIGHUP)
         wait_for(lambda: any("reloaded: 1 people enrolled, threshold 0.999" in line for line in err), "the reload")
