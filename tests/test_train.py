@@ -148,6 +148,8 @@ def test_bad_recipe_values_get_one_line(workdir, capsys):
     assert "recipe.yaml: model.width=3.0" in capsys.readouterr().err
     assert main(["--config", str(workdir / "recipe.yaml"), "--input-size", "16"]) == 2
     assert "recipe.yaml: model.input_size=16" in capsys.readouterr().err
+    assert main(["--config", str(workdir / "recipe.yaml"), "--weight-decay", "-0.1"]) == 2
+    assert "recipe.yaml: training.weight_decay=-0.1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("backbone", ["tiny", "mobile", "vgg16"])

@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, help="override training.epochs")
     parser.add_argument("--steps", type=int, help="override training.steps_per_epoch")
     parser.add_argument("--batch-identities", type=int, help="override training.identities_per_batch")
+    parser.add_argument("--weight-decay", type=float, help="override training.weight_decay (AdamW, decoupled)")
     parser.add_argument("--max-minutes", type=float, help="override training.max_minutes")
     parser.add_argument("--seed", type=int, help="override training.seed")
     parser.add_argument("--cache", help="override data.cache")
@@ -65,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "training.epochs": args.epochs,
         "training.steps_per_epoch": args.steps,
         "training.identities_per_batch": args.batch_identities,
+        "training.weight_decay": args.weight_decay,
         "training.max_minutes": args.max_minutes,
         "training.seed": args.seed,
         # A path typed on the command line means one relative to where it was typed, not to the recipe.

@@ -146,7 +146,7 @@ def train(recipe: Recipe, resume: bool = True, progress: bool = True) -> Path:
         heads.append(softmax)
     epochs, steps = recipe["training.epochs"], recipe["training.steps_per_epoch"]
     schedule = keras.optimizers.schedules.CosineDecay(recipe["training.learning_rate"], epochs * steps, alpha=0.02)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=5e-4)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=float(recipe["training.weight_decay"]))
     variables = model.trainable_variables + [v for h in heads for v in h.trainable_variables]
     optimizer.build(variables)
     bce = keras.losses.BinaryCrossentropy()
