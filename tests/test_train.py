@@ -150,6 +150,8 @@ def test_bad_recipe_values_get_one_line(workdir, capsys):
     assert "recipe.yaml: model.input_size=16" in capsys.readouterr().err
     assert main(["--config", str(workdir / "recipe.yaml"), "--weight-decay", "-0.1"]) == 2
     assert "recipe.yaml: training.weight_decay=-0.1" in capsys.readouterr().err
+    assert main(["--config", str(workdir / "recipe.yaml"), "--output-stride", "8"]) == 2
+    assert "recipe.yaml: model.output_stride=8" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("backbone", ["tiny", "mobile", "vgg16"])
@@ -167,3 +169,21 @@ def test_backbones_give_unit_embeddings_and_a_symmetric_similarity(backbone):
     ab = np.asarray(similarity([out[:1], out[1:2]]))
     ba = np.asarray(similarity([out[1:2], out[:1]]))
     assert 0.0 < ab[0, 0] < 1.0 and np.isclose(ab, ba).all()  # the order of the two faces does not matter
+
+
+def test_output_stride_16_doubles_the_final_map_and_survives_saving(tmp_path):
+    import keras
+    import numpy as np
+
+    from train.model import embedding_model
+
+    coarse = embedding_model("mobile", 112, 3, 32, alpha=0.35)
+    fine = embedding_model("mobile", 112, 3, 32, alpha=0.35, output_stride=16)
+    assert coarse.get_layer("gdc").kernel_size == (4, 4)
+    assert fine.get_layer("gdc").kernel_size == (7, 7)
+    fine.save(tmp_path / "fine.keras")
+    loaded = keras.saving.load_model(tmp_path / "fine.keras", compile=False)
+    x = np.random.default_rng(0).normal(size=(2, 112, 112, 3)).astype("float32")
+    assert np.allclose(np.asarray(loaded(x, training=False)), np.asarray(fine(x, training=False)), atol=1e-5)
+    with pytest.raises(ValueError, match="output_stride 16 is for the mobile backbone only"):
+        embedding_model("tiny", 64, 3, 32, output_stride=16)

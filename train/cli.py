@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backbone", help="override model.backbone: tiny, mobile or vgg16")
     parser.add_argument("--width", type=float, help="override model.width: the mobile backbone's width multiplier")
     parser.add_argument("--input-size", type=int, help="override model.input_size: the input side in pixels")
+    parser.add_argument("--output-stride", type=int, help="override model.output_stride: 32, or 16 (mobile)")
     parser.add_argument("--pair", help="override objectives.pair: none, contrastive or bce")
     parser.add_argument("--margin-softmax", help="override objectives.margin_softmax: none, arcface or cosface")
     parser.add_argument("--distill", type=float, help="override objectives.distill_weight")
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model.backbone": args.backbone,
         "model.width": args.width,
         "model.input_size": args.input_size,
+        "model.output_stride": args.output_stride,
         "objectives.pair": args.pair,
         "objectives.margin_softmax": args.margin_softmax,
         "objectives.distill_weight": args.distill,

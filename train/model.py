@@ -36,10 +36,23 @@ def _tiny(inputs):
     return x
 
 
-def _mobile(inputs, alpha: float):
+def _mobile(inputs, alpha: float, output_stride: int):
     # MobileNetV2 body without ImageNet weights: faces at 96-112 px, sized for a Pi CPU.
     body = keras.applications.MobileNetV2(input_tensor=inputs, include_top=False, weights=None, alpha=alpha)
-    return body.output
+    if output_stride == 32:
+        return body.output
+
+    # Face networks (MobileFaceNet, ArcFace's) end on a 7x7 map at 112 px; MobileNetV2's last stride
+    # leaves 4x4 for the global depthwise convolution to tell face parts apart. Keras offers no
+    # strides argument, so the body is rebuilt with its last stride-2 block at stride 1.
+    def last_block_at_stride_1(layer):
+        config = layer.get_config()
+        if layer.name == "block_13_depthwise":
+            config["strides"] = (1, 1)
+        return layer.__class__.from_config(config)
+
+    rebuilt = keras.models.clone_model(body, input_tensors=[inputs], clone_function=last_block_at_stride_1)
+    return rebuilt.output
 
 
 def _vgg16(inputs):
@@ -51,12 +64,16 @@ def _vgg16(inputs):
     return body.output
 
 
-def embedding_model(backbone: str, size: int, channels: int, embedding_size: int, alpha: float = 1.0) -> keras.Model:
+def embedding_model(
+    backbone: str, size: int, channels: int, embedding_size: int, alpha: float = 1.0, output_stride: int = 32
+) -> keras.Model:
     inputs = keras.Input((size, size, channels), name="image")
+    if output_stride != 32 and backbone != "mobile":
+        raise ValueError(f"output_stride {output_stride} is for the mobile backbone only, not {backbone!r}")
     if backbone == "tiny":
         features = _tiny(inputs)
     elif backbone == "mobile":
-        features = _mobile(inputs, alpha)
+        features = _mobile(inputs, alpha, output_stride)
     elif backbone == "vgg16":
         features = _vgg16(inputs)
     else:

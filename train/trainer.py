@@ -136,6 +136,7 @@ def train(recipe: Recipe, resume: bool = True, progress: bool = True) -> Path:
         contract.channel_count,
         contract.embedding_size,
         float(recipe["model.width"]),
+        recipe["model.output_stride"],
     )
     similarity = similarity_model(contract.embedding_size)
     heads = [similarity]
