@@ -152,6 +152,8 @@ def test_bad_recipe_values_get_one_line(workdir, capsys):
     assert "recipe.yaml: training.weight_decay=-0.1" in capsys.readouterr().err
     assert main(["--config", str(workdir / "recipe.yaml"), "--output-stride", "8"]) == 2
     assert "recipe.yaml: model.output_stride=8" in capsys.readouterr().err
+    assert main(["--config", str(workdir / "recipe.yaml"), "--output-stride", "16"]) == 2  # its backbone is tiny
+    assert "recipe.yaml: model.output_stride 16 is for the mobile backbone, not tiny" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("backbone", ["tiny", "mobile", "vgg16"])

@@ -166,6 +166,9 @@ def parse(data: Any, source: str, overrides: dict[str, Any] | None = None) -> Re
     objectives = (recipe["objectives.pair"], recipe["objectives.margin_softmax"], recipe["objectives.distill_weight"])
     if objectives == ("none", "none", 0):
         raise SiamfaceError(f"{source}: objectives: all off, expected a pair loss, a margin softmax or distillation")
+    backbone = recipe["model.backbone"]
+    if recipe["model.output_stride"] != 32 and backbone != "mobile":
+        raise SiamfaceError(f"{source}: model.output_stride 16 is for the mobile backbone, not {backbone}")
     if recipe["training.unlabeled_per_batch"] and not recipe["objectives.distill_weight"]:
         raise SiamfaceError(f"{source}: training.unlabeled_per_batch needs objectives.distill_weight above 0")
     return recipe
