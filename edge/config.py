@@ -47,8 +47,8 @@ SCHEMA: dict[str, Any] = {
     "gallery": ((str,), "gallery.npz", "the gallery file path"),
     "people": ((dict,), {}, "a mapping of name to a list of photo paths or globs"),
     "match": {
-        "threshold": ((float, int), 0.5, "a cosine similarity between -1 and 1"),
-        "margin": ((float, int), 0.05, "a score difference between 0 and 2"),
+        "threshold": ((float, int), 0.9623, "a cosine similarity between -1 and 1"),  # the bundled model's
+        "margin": ((float, int), 0.02, "a score difference between 0 and 2"),
     },
     "output": {
         "annotate": ((str, type(None)), None, "a folder for annotated images or a .mp4/.avi file, or null"),
@@ -58,6 +58,7 @@ SCHEMA: dict[str, Any] = {
         "vote_window": ((int,), 5, "frames voted over, at least votes_needed"),
         "leave_after": ((float, int), 2.0, "seconds unseen before a person's leave event, above 0"),
         "cooldown": ((float, int), 30.0, "seconds after a leave without a new enter for that person, at least 0"),
+        "min_similarity": ((float, int), 0.93, "a cosine similarity between -1 and 1"),
     },
     "quality": {
         "min_face": ((int,), 32, "the smallest face side in pixels that may vote, at least 1"),
@@ -121,6 +122,7 @@ RANGES = {
     "tracking.vote_window": lambda v: v >= 1,
     "tracking.leave_after": lambda v: v > 0,
     "tracking.cooldown": lambda v: v >= 0,
+    "tracking.min_similarity": lambda v: -1.0 <= v <= 1.0,
     "quality.min_face": lambda v: v >= 1,
     "quality.min_sharpness": lambda v: v >= 0,
     "webhook.url": lambda v: v.startswith(("http://", "https://")),
@@ -236,6 +238,9 @@ def parse(data: Any, path: Path | None) -> Config:
             vote_window=v["tracking.vote_window"],
             leave_after=float(v["tracking.leave_after"]),
             cooldown=float(v["tracking.cooldown"]),
+            min_similarity=float(v["tracking.min_similarity"]),
+            # A face that moved far between frames stays the same person only by the naming standard.
+            jump_similarity=float(v["match.threshold"]),
         ),
         min_face=v["quality.min_face"],
         min_sharpness=float(v["quality.min_sharpness"]),

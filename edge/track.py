@@ -17,9 +17,10 @@ class TrackSettings:
     vote_window: int = 5  # M
     leave_after: float = 2.0  # seconds unseen before a track ends
     cooldown: float = 30.0  # seconds after a person's leave in which they get no new enter event
-    min_similarity: float = 0.5  # embedding similarity a face needs to join a track at all...
+    # On the model's score scale (config.yaml): what a face needs to join a track at all...
+    min_similarity: float = 0.93
     min_iou: float = 0.3  # ...with this box overlap,
-    jump_similarity: float = 0.75  # ...or, for a face that moved far between frames, this similarity
+    jump_similarity: float = 0.9623  # ...or, for a face that moved far between frames, this (match.threshold)
 
 
 @dataclass

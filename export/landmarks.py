@@ -18,40 +18,13 @@ import numpy as np
 from edge.atomic import write_atomically
 from edge.errors import SiamfaceError
 
-
-class _Reader:
-    """dlib's stream format: integers as a length byte (0x80 = negative) then little-endian bytes;
-    floats as an integer mantissa and an integer base-2 exponent."""
-
-    def __init__(self, data: bytes, source: str) -> None:
-        self.data, self.pos, self.source = data, 0, source
-
-    def int(self) -> int:
-        head = self.data[self.pos]
-        size = head & 0x0F
-        if size > 8:
-            raise SiamfaceError(f"{self.source}: byte {self.pos}: integer of {size} bytes, not a dlib model")
-        value = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "little")
-        self.pos += 1 + size
-        return -value if head & 0x80 else value
-
-    def float(self) -> float:
-        mantissa, exponent = self.int(), self.int()
-        if abs(exponent) > 10000:  # dlib marks inf and nan with out-of-range exponents
-            raise SiamfaceError(f"{self.source}: byte {self.pos}: a non-finite number in the model")
-        return float(np.ldexp(float(mantissa), exponent))
-
-    def column(self) -> list[float]:
-        rows, cols = abs(self.int()), abs(self.int())  # newer dlib writes the sizes negated
-        if cols != 1:
-            raise SiamfaceError(f"{self.source}: byte {self.pos}: a {rows}x{cols} matrix where a column was expected")
-        return [self.float() for _ in range(rows)]
+from .dlib_stream import DlibReader, bundled_dat
 
 
 def read_dlib_shape_predictor(path: Path) -> dict[str, np.ndarray]:
     """The model as arrays: initial shape, per cascade the trees' splits and leaves and the
     feature pixels (anchor landmark + offset in the normalised face box)."""
-    reader = _Reader(path.read_bytes(), str(path))
+    reader = DlibReader(path.read_bytes(), str(path))
     version = reader.int()
     if version != 1:
         raise SiamfaceError(f"{path}: shape_predictor version {version}, expected 1")
@@ -86,11 +59,7 @@ def read_dlib_shape_predictor(path: Path) -> dict[str, np.ndarray]:
 
 
 def default_dat() -> Path:
-    try:
-        import face_recognition_models as models
-    except ImportError:
-        raise SiamfaceError("no --dat and no face_recognition_models: pip install -e '.[teacher]'") from None
-    return Path(models.pose_predictor_five_point_model_location())
+    return bundled_dat("pose_predictor_five_point_model_location")
 
 
 def main(argv: list[str] | None = None) -> int:

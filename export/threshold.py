@@ -29,12 +29,14 @@ from edge.images import is_image_path
 from edge.match import Matcher
 
 REPO = Path(__file__).resolve().parent.parent
+MARGINS = (0.0, 0.01, 0.02, 0.05)
 
 
 def dev_scores(
     images: Path, embedder: Embedder, enroll_count: int, progress: bool = True
-) -> tuple[np.ndarray, np.ndarray, int, int, int]:
-    """(genuine, impostor, people, probe photos, photos without a detected face)."""
+) -> tuple[list[tuple[np.ndarray, int]], int]:
+    """Per person (each probe photo's score against every enrolled person, the column of their own),
+    and how many photos had no detected face."""
     folders = sorted(d for d in images.iterdir() if d.is_dir()) if images.is_dir() else []
     people = {d.name: sorted(p for p in d.iterdir() if is_image_path(p)) for d in folders}
     people = {name: photos for name, photos in people.items() if len(photos) > enroll_count}
@@ -45,14 +47,33 @@ def dev_scores(
     gallery = Gallery(embedder.fingerprint, embedder.contract.preprocess_version, embedder.contract.embedding_size)
     gallery.people = {n: [PhotoRecord(str(p), "", "", v[p]) for p in ps[:enroll_count]] for n, ps in people.items()}
     matcher = Matcher(gallery, 0.0, 0.0)
-    genuine, impostor, probes = [], [], 0
-    for name, photos in people.items():
-        scores = matcher.person_scores(np.stack([v[p] for p in photos[enroll_count:]]))
-        own = matcher.names.index(name)
-        genuine.append(scores[:, own])
-        impostor.append(np.delete(scores, own, axis=1).ravel())
-        probes += len(photos) - enroll_count
-    return np.concatenate(genuine), np.concatenate(impostor), len(people), probes, embedded.fallbacks
+    rows = [
+        (matcher.person_scores(np.stack([v[p] for p in photos[enroll_count:]])), matcher.names.index(name))
+        for name, photos in people.items()
+    ]
+    return rows, embedded.fallbacks
+
+
+def split_scores(rows: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(genuine, impostor): each probe against its own person, and against each other person."""
+    genuine = np.concatenate([scores[:, own] for scores, own in rows])
+    impostor = np.concatenate([np.delete(scores, own, axis=1).ravel() for scores, own in rows])
+    return genuine, impostor
+
+
+def naming_rates(rows: list[tuple[np.ndarray, int]], threshold: float, margin: float) -> tuple[float, float]:
+    """As the matcher decides with the whole gallery enrolled: the share of probe photos named rightly,
+    and wrongly (best person at or above the threshold and ahead of the next by the margin)."""
+    right = wrong = total = 0
+    for scores, own in rows:
+        order = np.argsort(-scores, axis=1)
+        picked = np.arange(len(scores))
+        best, second = scores[picked, order[:, 0]], scores[picked, order[:, 1]]
+        named = (best >= threshold) & (best - second >= margin)
+        right += int((named & (order[:, 0] == own)).sum())
+        wrong += int((named & (order[:, 0] != own)).sum())
+        total += len(scores)
+    return right / total, wrong / total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         embedder = Embedder(args.model, threads=1)
-        genuine, impostor, people, probes, fallbacks = dev_scores(args.images, embedder, args.enroll_count)
+        rows, fallbacks = dev_scores(args.images, embedder, args.enroll_count)
+        genuine, impostor = split_scores(rows)
+        people, probes = len(rows), len(genuine)
         result = cal.calibrate(genuine, impostor, args.far)
     except SiamfaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -87,12 +110,21 @@ def main(argv: list[str] | None = None) -> int:
         "true_accept_rate": result.tar,
         "genuine_scores": len(genuine),
         "impostor_scores": len(impostor),
+        # match.margin: the best person must lead the next by this much; on the whole dev gallery
+        "named_by_margin": {
+            str(m): dict(zip(("right", "wrong"), naming_rates(rows, result.threshold, m))) for m in MARGINS
+        },
     }
     print(f"{people} dev people enrolled from {args.enroll_count} photos each, {probes} probe photos")
     print(f"{fallbacks} photos without a detected face (whole photo used)")
     print(f"genuine   {cal.summary(genuine)}")
     print(f"impostor  {cal.summary(impostor)}")
     print(f"threshold {result.threshold:.4f} for FAR {args.far:g}: true accept rate {result.tar:.3f}")
+    for m, rates in figures["named_by_margin"].items():
+        print(
+            f"  all {people} enrolled, match.margin {m}: "
+            f"named rightly {rates['right']:.3f}, wrongly {rates['wrong']:.4f}"
+        )
     if args.plot:
         from edge.plots import score_histogram
 

@@ -75,7 +75,7 @@ def test_run_posts_events_and_keeps_unknown_faces(server, tmp_path, monkeypatch,
     assert main(["enroll", "--quiet", "--gallery", str(gallery), "--person", "eileen", str(astronaut)]) == 0
     config = tmp_path / "config.yaml"
     config.write_text(
-        f"source: {REPO / 'samples' / 'frames'}\ngallery: {gallery}\nmatch:\n  threshold: 0.99\n"
+        f"source: {REPO / 'samples' / 'frames'}\ngallery: {gallery}\nmatch:\n  threshold: 0.999\n"
         f"webhook:\n  url: {server}\n  token_env: SIAMFACE_TEST_TOKEN\n"
         f"snapshots:\n  folder: {tmp_path / 'unknown'}\n"
     )
@@ -83,9 +83,9 @@ def test_run_posts_events_and_keeps_unknown_faces(server, tmp_path, monkeypatch,
     capsys.readouterr()
     assert main(["run", "--config", str(config)]) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    # One face in three of the frames, unknown at 0.99. How many tracks it makes as it jumps across
-    # the picture depends on how alike the model finds it (1 with the bundled model, 3 with the PCA
-    # one); every track enters once, leaves once and leaves one snapshot.
+    # One face in three of the frames, unknown at 0.999 (the bundled model scores it 0.994). How many
+    # tracks it makes as it jumps across the picture depends on how alike the model finds it (1 with
+    # the bundled model, 3 with the PCA one); every track enters once, leaves once, leaves one snapshot.
     enters = [e for e in printed if e["event"] == "enter"]
     assert 1 <= len(enters) <= 3
     assert sorted(e["event"] for e in printed) == ["enter"] * len(enters) + ["leave"] * len(enters)
