@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge.errors import SiamfaceError
+
 from .conftest import data_dir
 
 pytest.importorskip("keras", reason="the converter needs the [train] extra")
@@ -62,24 +64,19 @@ def test_factorised_model_keeps_the_budget_and_dlibs_embeddings(tmp_path):
     loaded, contract = load_embedding_model(path)
     assert contract == CONTRACT
     np.testing.assert_allclose(loaded.predict(x[:4], verbose=0), small.predict(x[:4], verbose=0), atol=1e-5)
-    with pytest.raises(ValueError, match="budget"):
+    with pytest.raises(SiamfaceError, match=r"--budget 1,000,000: below the [\d,]+ parameters"):
         factorise(teacher, x, 1_000_000, progress=False)
 
 
 def test_not_the_dlib_resnet_is_a_one_line_error(tmp_path):
-    from edge.errors import SiamfaceError
-    from train.dlib_resnet import read_dlib_resnet
+    from train.dlib_resnet import default_dat, read_dlib_resnet
 
     landmarks = Path(models.pose_predictor_five_point_model_location())
     with pytest.raises(SiamfaceError, match=r"shape_predictor_5_face_landmarks\.dat: 0 convolutions.*expected"):
         read_dlib_resnet(landmarks)
     cut = tmp_path / "cut.dat"
-    cut.write_bytes(Path(default_dat_path()).read_bytes()[:2_000_000])
+    cut.write_bytes(default_dat().read_bytes()[:2_000_000])
     with pytest.raises(SiamfaceError, match=r"cut\.dat:"):
         read_dlib_resnet(cut)
     with pytest.raises(SiamfaceError, match=r"missing\.dat: cannot read"):
         read_dlib_resnet(tmp_path / "missing.dat")
-
-
-def default_dat_path() -> str:
-    return models.face_recognition_model_location()

@@ -13,7 +13,6 @@ to a parameter budget (train/lowrank.py) so the int8 file stays under 3 MB.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,6 @@ import numpy as np
 from edge.contract import ModelContract
 from edge.errors import SiamfaceError
 from export.dlib_stream import DlibReader, bundled_dat
-
-log = logging.getLogger(__name__)
 
 SIZE = 150
 # dlib's input_rgb_image: (pixel - mean) / 256, in RGB; its chip is get_face_chip(size=150, padding=0.25).
@@ -164,7 +161,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the model.keras to write")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     from edge.preprocess import to_tensor
     from export.calibration import calibration_faces
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
+from edge.errors import SiamfaceError
+
 STEP = 8
 
 
@@ -72,7 +74,7 @@ def factorise(model, x: np.ndarray, budget: int, progress: bool = True):
     ranks = {name: STEP for name in found}
     total = model.count_params() - sum(found[n][0].size - cost(n, STEP) for n in found)
     if total > budget:
-        raise ValueError(f"budget {budget:,} is below the {total:,} parameters of the smallest factorisation")
+        raise SiamfaceError(f"--budget {budget:,}: below the {total:,} parameters of the smallest factorisation")
     while True:
         best, gain = None, 0.0
         for name, rank in ranks.items():
