@@ -26,7 +26,7 @@ from edge.errors import SiamfaceError
 from edge.evaluate import embed_images
 from edge.gallery import Gallery, PhotoRecord
 from edge.images import is_image_path
-from edge.match import Matcher
+from edge.match import UNKNOWN, Matcher
 
 REPO = Path(__file__).resolve().parent.parent
 MARGINS = (0.0, 0.01, 0.02, 0.05)
@@ -34,9 +34,9 @@ MARGINS = (0.0, 0.01, 0.02, 0.05)
 
 def dev_scores(
     images: Path, embedder: Embedder, enroll_count: int, progress: bool = True
-) -> tuple[list[tuple[np.ndarray, int]], int]:
-    """Per person (each probe photo's score against every enrolled person, the column of their own),
-    and how many photos had no detected face."""
+) -> tuple[Gallery, list[tuple[str, np.ndarray]], int]:
+    """The gallery of every dev person's first photos, each person's other photos as embeddings, and
+    how many photos had no detected face."""
     folders = sorted(d for d in images.iterdir() if d.is_dir()) if images.is_dir() else []
     people = {d.name: sorted(p for p in d.iterdir() if is_image_path(p)) for d in folders}
     people = {name: photos for name, photos in people.items() if len(photos) > enroll_count}
@@ -46,34 +46,32 @@ def dev_scores(
     v = embedded.vectors
     gallery = Gallery(embedder.fingerprint, embedder.contract.preprocess_version, embedder.contract.embedding_size)
     gallery.people = {n: [PhotoRecord(str(p), "", "", v[p]) for p in ps[:enroll_count]] for n, ps in people.items()}
+    probes = [(name, np.stack([v[p] for p in photos[enroll_count:]])) for name, photos in people.items()]
+    return gallery, probes, embedded.fallbacks
+
+
+def split_scores(gallery: Gallery, probes: list[tuple[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(genuine, impostor) as the matcher scores: each probe against its own person, and against
+    each other person."""
     matcher = Matcher(gallery, 0.0, 0.0)
-    rows = [
-        (matcher.person_scores(np.stack([v[p] for p in photos[enroll_count:]])), matcher.names.index(name))
-        for name, photos in people.items()
-    ]
-    return rows, embedded.fallbacks
+    genuine, impostor = [], []
+    for name, faces in probes:
+        scores, own = matcher.person_scores(faces), matcher.names.index(name)
+        genuine.append(scores[:, own])
+        impostor.append(np.delete(scores, own, axis=1).ravel())
+    return np.concatenate(genuine), np.concatenate(impostor)
 
 
-def split_scores(rows: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """(genuine, impostor): each probe against its own person, and against each other person."""
-    genuine = np.concatenate([scores[:, own] for scores, own in rows])
-    impostor = np.concatenate([np.delete(scores, own, axis=1).ravel() for scores, own in rows])
-    return genuine, impostor
-
-
-def naming_rates(rows: list[tuple[np.ndarray, int]], threshold: float, margin: float) -> tuple[float, float]:
-    """As the matcher decides with the whole gallery enrolled: the share of probe photos named rightly,
-    and wrongly (best person at or above the threshold and ahead of the next by the margin)."""
-    right = wrong = total = 0
-    for scores, own in rows:
-        order = np.argsort(-scores, axis=1)
-        picked = np.arange(len(scores))
-        best, second = scores[picked, order[:, 0]], scores[picked, order[:, 1]]
-        named = (best >= threshold) & (best - second >= margin)
-        right += int((named & (order[:, 0] == own)).sum())
-        wrong += int((named & (order[:, 0] != own)).sum())
-        total += len(scores)
-    return right / total, wrong / total
+def naming_rates(
+    gallery: Gallery, probes: list[tuple[str, np.ndarray]], threshold: float, margin: float
+) -> tuple[float, float]:
+    """The matcher's answers with the whole gallery enrolled: the share of probe photos named
+    rightly, and wrongly."""
+    matcher = Matcher(gallery, threshold, margin)
+    answers = [(name, m.name) for name, faces in probes for m in matcher.match(faces)]
+    right = sum(given == name for name, given in answers)
+    wrong = sum(given not in (name, UNKNOWN) for name, given in answers)
+    return right / len(answers), wrong / len(answers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         embedder = Embedder(args.model, threads=1)
-        rows, fallbacks = dev_scores(args.images, embedder, args.enroll_count)
-        genuine, impostor = split_scores(rows)
-        people, probes = len(rows), len(genuine)
+        gallery, probe_sets, fallbacks = dev_scores(args.images, embedder, args.enroll_count)
+        genuine, impostor = split_scores(gallery, probe_sets)
+        people, probes = len(probe_sets), len(genuine)
         result = cal.calibrate(genuine, impostor, args.far)
     except SiamfaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -112,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         "impostor_scores": len(impostor),
         # match.margin: the best person must lead the next by this much; on the whole dev gallery
         "named_by_margin": {
-            str(m): dict(zip(("right", "wrong"), naming_rates(rows, result.threshold, m))) for m in MARGINS
+            str(m): dict(zip(("right", "wrong"), naming_rates(gallery, probe_sets, result.threshold, m)))
+            for m in MARGINS
         },
     }
     print(f"{people} dev people enrolled from {args.enroll_count} photos each, {probes} probe photos")

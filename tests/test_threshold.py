@@ -1,0 +1,28 @@
+"""The shipped-threshold analysis (python -m export.threshold) on dev people, with the bundled model."""
+
+import json
+from itertools import pairwise
+
+from .conftest import data_dir
+
+
+def test_threshold_holds_its_false_accept_rate_and_margins_trade_names_for_errors(tmp_path, capsys):
+    from export.threshold import MARGINS, main
+
+    people = tmp_path / "people"
+    people.mkdir()
+    for folder in sorted(p for p in data_dir("dev", "celeba").iterdir() if p.is_dir())[:20]:
+        (people / folder.name).symlink_to(folder)
+    out = tmp_path / "threshold.json"
+    assert main(["--images", str(people), "--far", "1e-2", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    print(capsys.readouterr().out)
+    assert figures["people"] == 20 and figures["impostor_scores"] == 19 * figures["genuine_scores"]
+    # at the threshold for 1 in 100 impostor scores the bundled model names most genuine photos (0.922)
+    assert 0.5 < figures["true_accept_rate"] <= 1.0
+    rates = [figures["named_by_margin"][str(m)] for m in MARGINS]
+    # With all 20 enrolled, a wider margin names fewer people, rightly and wrongly.
+    for looser, stricter in pairwise(rates):
+        assert stricter["right"] <= looser["right"] and stricter["wrong"] <= looser["wrong"]
+    assert rates[0]["right"] >= figures["true_accept_rate"] - 0.05  # no margin: close to the genuine rate
+    assert rates[-1]["right"] < rates[0]["right"]
