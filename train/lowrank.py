@@ -57,9 +57,12 @@ def factorise(model, x: np.ndarray, budget: int, progress: bool = True):
         for layer in model.layers
         if isinstance(layer, layers.Conv2D) and layer.kernel_size == (3, 3) and layer.filters >= 256
     ]
+    # Every candidate's input in one pass over the faces, not one pass per layer.
+    all_inputs = keras.Model(model.input, [layer.input for layer in candidates]).predict(fit, batch_size=32, verbose=0)
     found = {}
-    for layer in tqdm(candidates, desc="fitting factors", unit="layer", disable=not progress):
-        inputs = keras.Model(model.input, layer.input).predict(fit, batch_size=32, verbose=0)
+    for layer, inputs in tqdm(
+        zip(candidates, all_inputs), total=len(candidates), desc="fitting factors", unit="layer", disable=not progress
+    ):
         kernel, bias = layer.get_weights()
         patches = _patches(inputs, 3, layer.strides[0], layer.padding == "same")
         found[layer.name] = (kernel, bias, *_spectrum(patches, kernel))
