@@ -15,7 +15,7 @@ from . import __version__
 from . import gallery as gallery_io
 from .config import RANGES, SCHEMA, Config
 from .config import load as load_config_file
-from .detect import HaarDetector, largest_face
+from .detect import HaarDetector, largest_face, photo_faces
 from .embed import Embedder
 from .errors import SiamfaceError
 from .runner import load_matcher
@@ -138,7 +138,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     vectors = []
     for path in (args.image1, args.image2):
         image = read_image(path)
-        box = largest_face(detector.detect(image))
+        box = largest_face(photo_faces(detector, image))
         if box is None:
             raise SiamfaceError(f"{path}: no face found")
         vectors.append(embedder.embed_faces(image, [box])[0])

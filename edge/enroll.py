@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .detect import HaarDetector
+from .detect import HaarDetector, photo_faces
 from .embed import Embedder
 from .errors import SiamfaceError
 from .gallery import Gallery, PhotoRecord
@@ -91,7 +91,7 @@ def _embed_photo(
     except SiamfaceError as exc:
         report.skipped.append(str(exc))
         return None
-    boxes = detector.detect(image)
+    boxes = photo_faces(detector, image)
     if len(boxes) != 1:
         what = "no face found" if len(boxes) == 0 else f"{len(boxes)} faces found, expected one"
         report.skipped.append(f"{photo}: {what}")
