@@ -1,11 +1,19 @@
 import numpy as np
 
 from bench import scenes
-from edge.detect import PHOTO_MIN_NEIGHBORS, DetectorSettings, HaarDetector, face_or_whole, largest_face, photo_faces
+from edge.detect import (
+    PHOTO_MIN_FACE,
+    PHOTO_MIN_NEIGHBORS,
+    DetectorSettings,
+    HaarDetector,
+    face_or_whole,
+    largest_face,
+    photo_faces,
+)
 from edge.images import read_image
 from edge.track import iou
 
-from .conftest import data_dir
+from .conftest import REPO, data_dir
 
 
 def score_scenes(detector: HaarDetector) -> tuple[int, int, int]:
@@ -53,6 +61,11 @@ def test_a_photo_is_searched_again_before_it_is_taken_whole():
         if not fell_back:
             assert tuple(box) == tuple(largest_face(photo_faces(detector, image)))
             assert tuple(box) == tuple(largest_face(detector.detect(image, PHOTO_MIN_NEIGHBORS)))
+            assert box[2] >= PHOTO_MIN_FACE * min(image.shape[:2])
+    # A reflection on a helmet passes the looser search only as a face far too small for the photo.
+    helmet = read_image(REPO / "samples" / "frames" / "frame_04.jpg")
+    assert len(detector.detect(helmet, PHOTO_MIN_NEIGHBORS)) == 1
+    assert len(photo_faces(detector, helmet)) == 0 and face_or_whole(detector, helmet, 0.0)[1]
     blank = np.full((142, 142, 3), 128, np.uint8)
     box, fell_back = face_or_whole(detector, blank, 0.0)
     assert fell_back and tuple(box) == (0, 0, 142, 142)

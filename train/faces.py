@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from edge.atomic import write_atomically
 from edge.contract import PREPROCESS_VERSION, ModelContract
-from edge.detect import PHOTO_MIN_NEIGHBORS, DetectorSettings, HaarDetector, face_or_whole
+from edge.detect import PHOTO_SEARCH, DetectorSettings, HaarDetector, face_or_whole
 from edge.images import is_image_path, read_image
 from edge.preprocess import crop_face
 
@@ -99,7 +99,7 @@ def load_root(
     photos = select_photos(list_photos(root.path, labelled), per_identity)
     ctx = context_contract(contract)
     stamp = file_stamps(p for _, p in photos)
-    key = cache_key(PREPROCESS_VERSION, ctx.to_metadata(), root.cropped, detector_settings, PHOTO_MIN_NEIGHBORS, stamp)
+    key = cache_key(PREPROCESS_VERSION, ctx.to_metadata(), root.cropped, detector_settings, PHOTO_SEARCH, stamp)
     file = cache_dir / f"faces-{root.path.name}-{key}.npz"
     if file.exists():
         with np.load(file, allow_pickle=False) as data:

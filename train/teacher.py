@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from edge.atomic import write_atomically
-from edge.detect import PHOTO_MIN_NEIGHBORS, DetectorSettings, HaarDetector, face_or_whole
+from edge.detect import PHOTO_SEARCH, DetectorSettings, HaarDetector, face_or_whole
 from edge.errors import SiamfaceError
 from edge.images import read_image
 
@@ -63,7 +63,7 @@ def teacher_embeddings(
     """path -> L2-normalised teacher embedding, for the photos the face cache keeps."""
     photos = select_photos(list_photos(root.path, labelled), per_identity)
     stamp = file_stamps(p for _, p in photos)
-    key = cache_key(TEACHER, root.cropped, detector_settings, PHOTO_MIN_NEIGHBORS, stamp)
+    key = cache_key(TEACHER, root.cropped, detector_settings, PHOTO_SEARCH, stamp)
     file = cache_dir / f"teacher-{root.path.name}-{key}.npz"
     if file.exists():
         with np.load(file, allow_pickle=False) as data:

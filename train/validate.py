@@ -11,7 +11,7 @@ from tqdm import tqdm
 from edge import metrics
 from edge.atomic import write_atomically
 from edge.contract import PREPROCESS_VERSION, ModelContract
-from edge.detect import PHOTO_MIN_NEIGHBORS, HaarDetector, face_or_whole
+from edge.detect import PHOTO_SEARCH, HaarDetector, face_or_whole
 from edge.images import read_image
 from edge.pairs import Pair, image_path, read_pairs
 from edge.preprocess import crop_face, to_tensor
@@ -46,7 +46,7 @@ def load_pairs(
     row = {k: i for i, k in enumerate(keys)}
     index = np.array([[row[p.first], row[p.second]] for p in pairs])
     stamp = file_stamps(paths)
-    file = cache_dir / f"pairs-{cache_key(PREPROCESS_VERSION, contract.to_metadata(), PHOTO_MIN_NEIGHBORS, stamp)}.npz"
+    file = cache_dir / f"pairs-{cache_key(PREPROCESS_VERSION, contract.to_metadata(), PHOTO_SEARCH, stamp)}.npz"
     if file.exists():
         with np.load(file, allow_pickle=False) as data:
             return PairSet(pairs, data["crops"], index, int(data["fallbacks"]))
