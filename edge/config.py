@@ -47,7 +47,7 @@ SCHEMA: dict[str, Any] = {
     "gallery": ((str,), "gallery.npz", "the gallery file path"),
     "people": ((dict,), {}, "a mapping of name to a list of photo paths or globs"),
     "match": {
-        "threshold": ((float, int), 0.9434, "a cosine similarity between -1 and 1"),  # the bundled model's
+        "threshold": ((float, int), 0.944, "a cosine similarity between -1 and 1"),  # the bundled model's
         "margin": ((float, int), 0.02, "a score difference between 0 and 2"),
     },
     "output": {

@@ -20,7 +20,7 @@ class TrackSettings:
     # On the model's score scale (config.yaml): what a face needs to join a track at all...
     min_similarity: float = 0.93
     min_iou: float = 0.3  # ...with this box overlap,
-    jump_similarity: float = 0.9434  # ...or, for a face that moved far between frames, this (match.threshold)
+    jump_similarity: float = 0.944  # ...or, for a face that moved far between frames, this (match.threshold)
 
 
 @dataclass
