@@ -1,6 +1,6 @@
 #!/bin/sh
 # Reproduces the bundled model from dlib's face ResNet (CC0, in face_recognition_models) and ../shared/data
-# (or $SIAMFACE_DATA), in under 2 minutes on 2 cores (CI machine): the landmark model, dlib's ResNet
+# (or $SIAMFACE_DATA), in about 10 minutes on 2 cores (CI machine): the landmark model, dlib's ResNet
 # factorised to 2.75 M parameters and refined on training faces, int8 export with its checks, the threshold.
 #   sh train/make_default_model.sh          (from the repository root, with pip install -e '.[train,teacher]')
 # The network trained from random weights by train-model, before it: train/recipes/default-model.yaml.
