@@ -74,3 +74,79 @@ def summary(scores: np.ndarray) -> str:
         return "none"
     q = np.quantile(scores, [0.01, 0.5, 0.99])
     return f"{len(scores)} scores, mean {scores.mean():.3f}, 1% {q[0]:.3f}, median {q[1]:.3f}, 99% {q[2]:.3f}"
+
+
+def running_templates(sequence: np.ndarray, min_frames: int) -> np.ndarray:
+    """The template a track holds after each of its usable frames from the ``min_frames``-th on:
+    it is matched after every frame, so every one of them is a chance to be named. ``sequence``
+    holds each frame's embedding times its weight; a frame of weight 0 is not usable."""
+    sequence = sequence[np.abs(sequence).sum(axis=1) > 0]
+    totals = np.cumsum(sequence, axis=0)[min_frames - 1 :]
+    return totals / np.maximum(np.linalg.norm(totals, axis=1, keepdims=True), 1e-12)
+
+
+def track_scores(
+    gallery: Gallery, sequences: list[tuple[str | None, np.ndarray]], min_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(genuine, impostor) for tracks: each sequence's highest running-template score against its own
+    person, and against each other enrolled person (a stranger's sequence, owner None, against
+    everyone). The highest, because a track is named the first time its template crosses."""
+    from .match import Matcher
+
+    matcher = Matcher(gallery, 0.0, 0.0)
+    genuine, impostor = [], []
+    for owner, sequence in sequences:
+        templates = running_templates(sequence, min_frames)
+        if len(templates) == 0:
+            continue
+        best = matcher.person_scores(templates).max(axis=0)
+        own = matcher.names.index(owner) if owner in matcher.names else None
+        if own is not None:
+            genuine.append(best[own])
+        impostor.extend(np.delete(best, own) if own is not None else best)
+    return np.asarray(genuine, np.float32), np.asarray(impostor, np.float32)
+
+
+def gallery_track_scores(
+    gallery: Gallery, photo_tracks: dict[str, list[np.ndarray | None]], strangers: list[np.ndarray], min_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(genuine, impostor) for tracks made from the enrolled photos themselves (``photo_tracks[name][i]``
+    from the person's i-th photo, None where the photo is gone): each against the same person's
+    other photos (leave one out) and against every other person; each stranger's track against everyone."""
+    names = gallery.names()
+    own = {n: np.stack([r.embedding for r in gallery.people[n]]) for n in names}
+    genuine, impostor = [], []
+
+    def best(templates: np.ndarray, rows: np.ndarray) -> float:
+        return float((templates @ rows.T).max()) if len(rows) else float("nan")
+
+    for name, tracks in photo_tracks.items():
+        for i, track in enumerate(tracks):
+            templates = running_templates(track, min_frames) if track is not None else np.zeros((0, 1))
+            if len(templates) == 0:
+                continue
+            if len(own[name]) > 1:
+                genuine.append(best(templates, np.delete(own[name], i, axis=0)))
+            impostor.extend(best(templates, own[other]) for other in names if other != name)
+    for track in strangers:
+        templates = running_templates(track, min_frames)
+        if len(templates):
+            impostor.extend(best(templates, own[other]) for other in names)
+    return np.asarray(genuine, np.float32), np.asarray(impostor, np.float32)
+
+
+def stranger_pair_scores(tracks: list[tuple[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(same, different): the cosine between the whole templates of two tracks of one person, and of
+    two people. An unknown track this alike to another is taken for the same stranger."""
+    templates, owners = [], []
+    for owner, sequence in tracks:
+        whole = running_templates(sequence, 1)
+        if len(whole):
+            templates.append(whole[-1])
+            owners.append(owner)
+    if len(templates) < 2:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    sims = np.stack(templates) @ np.stack(templates).T
+    same = np.asarray(owners)[:, None] == np.asarray(owners)[None, :]
+    upper = np.triu_indices(len(templates), 1)
+    return sims[upper][same[upper]], sims[upper][~same[upper]]

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,13 @@ def load_config(args: argparse.Namespace) -> Config:
         config.threshold = float(_override("match.threshold", args.threshold, "--threshold"))
     if args.margin is not None:
         config.margin = float(_override("match.margin", args.margin, "--margin"))
+    track_threshold = config.tracking.threshold
+    if args.track_threshold is not None:
+        track_threshold = float(_override("match.track_threshold", args.track_threshold, "--track-threshold"))
+    # The tracker reads the same scores: its template threshold, margin and far-jump gate.
+    config.tracking = replace(
+        config.tracking, threshold=track_threshold, margin=config.margin, jump_similarity=config.threshold
+    )
     if args.threads is not None:
         config.threads = int(_override("model.threads", args.threads, "--threads"))
     return config
@@ -316,7 +324,26 @@ def _table(r: dict, identify: bool) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
+def _photo_track(path: Path, detector: HaarDetector, embedder: Embedder, rng: np.random.Generator):
+    """A video-like track made from one photo (edge/degrade.py), or None when it is gone or has no clear face."""
+    from .degrade import sequence_embeddings
+    from .enroll import portrait_face
+    from .images import read_image
+
+    try:
+        image = read_image(path)
+    except SiamfaceError:
+        return None
+    box = portrait_face(photo_faces(detector, image))
+    return None if box is None else sequence_embeddings([(image, box)], TRACK_FRAMES, embedder, rng)
+
+
+TRACK_FRAMES = 6  # frames of one pose per calibration track: a person standing still, the hardest case
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from . import calibrate as cal
 
     config = load_config(args)
@@ -326,6 +353,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not 0 < args.far < 1:
         raise SiamfaceError(f"--far={args.far}, expected a rate between 0 and 1 (e.g. 1e-3)")
     genuine, impostor = cal.gallery_scores(gallery)
+    detector = HaarDetector(config.detector)
+    rng = np.random.default_rng(0)
+    records = [(name, r) for name in gallery.names() for r in gallery.people[name]]
+    photo_tracks: dict[str, list] = {name: [] for name in gallery.names()}
+    for name, record in tqdm(records, desc="tracks from enrolled photos", unit="photo", disable=args.quiet):
+        photo_tracks[name].append(_photo_track(Path(record.path), detector, embedder, rng))
+    stranger_tracks = []
     strangers = 0
     if args.strangers:
         from .evaluate import embed_images
@@ -335,15 +369,23 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         photos = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p)) if folder.is_dir() else []
         if not photos:
             raise SiamfaceError(f"--strangers {folder}: no images found (expected a folder of face photos)")
-        embedded = embed_images(photos, HaarDetector(config.detector), embedder, progress=not args.quiet)
+        embedded = embed_images(photos, detector, embedder, progress=not args.quiet)
         strangers = len(photos)
         impostor = np.concatenate([impostor, cal.stranger_scores(gallery, np.stack(list(embedded.vectors.values())))])
+        for photo in tqdm(photos, desc="tracks from strangers", unit="photo", disable=args.quiet):
+            track = _photo_track(photo, detector, embedder, rng)
+            if track is not None:
+                stranger_tracks.append(track)
+    min_frames = config.tracking.min_frames
+    track_genuine, track_impostor = cal.gallery_track_scores(gallery, photo_tracks, stranger_tracks, min_frames)
     try:
         result = cal.calibrate(genuine, impostor, args.far)
+        track_result = cal.calibrate(track_genuine, track_impostor, args.far)
     except ValueError as exc:
         raise SiamfaceError(f"{config.gallery_path}: {exc}") from None
-    for warning in result.warnings:
+    for warning in dict.fromkeys(result.warnings + track_result.warnings):
         log.warning("%s", warning)
+    missing = sum(t is None for tracks in photo_tracks.values() for t in tracks)
     print(f"gallery     {config.gallery_path}: {len(gallery.people)} people, {strangers} stranger photos")
     print(f"genuine     {cal.summary(result.genuine)}")
     print(f"impostor    {cal.summary(result.impostor)}")
@@ -351,18 +393,39 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         f"threshold   {result.threshold:.4f} for FAR {args.far:g} (true accept rate {result.tar:.3f}); "
         f"config has {config.threshold:.4f}"
     )
+    print(
+        f"tracks      {len(records) - missing + len(stranger_tracks)} video-like tracks of {TRACK_FRAMES} frames "
+        f"from the photos ({missing} enrolled photos gone or without a clear face), named from frame {min_frames} on"
+    )
+    print(f"genuine     {cal.summary(track_result.genuine)}")
+    print(f"impostor    {cal.summary(track_result.impostor)}")
+    print(
+        f"track threshold {track_result.threshold:.4f} for FAR {args.far:g} "
+        f"(true accept rate {track_result.tar:.3f}); config has {config.tracking.threshold:.4f}"
+    )
     if args.plot:
-        from .plots import score_histogram
+        try:
+            from .plots import score_histogram
 
-        path = score_histogram(result.genuine, result.impostor, Path(args.plot), "calibration", result.threshold)
-        print(f"plot        {path}")
+            path = score_histogram(result.genuine, result.impostor, Path(args.plot), "calibration", result.threshold)
+            tracks_path = Path(args.plot).with_name(f"{Path(args.plot).stem}-tracks.png")
+            score_histogram(
+                track_result.genuine, track_result.impostor, tracks_path, "calibration, tracks", track_result.threshold
+            )
+            print(f"plot        {path}, {tracks_path}")
+        except SiamfaceError as exc:  # matplotlib is not part of the device install
+            log.warning("no plot: %s", exc)
     if args.write:
         from .config_edit import set_threshold
 
         if config.path is None:
             raise SiamfaceError("--write: no config file to write (give --config FILE)")
         set_threshold(config.path, result.threshold)
-        print(f"wrote match.threshold: {result.threshold:.4f} to {config.path}")
+        set_threshold(config.path, track_result.threshold, "track_threshold")
+        print(
+            f"wrote match.threshold: {result.threshold:.4f}, match.track_threshold: {track_result.threshold:.4f} "
+            f"to {config.path}"
+        )
     return 0
 
 
@@ -379,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--model", help="override model.path (an ONNX embedding model)")
     common.add_argument("--gallery", help="override the gallery file")
     common.add_argument("--threshold", type=float, help="override match.threshold")
+    common.add_argument("--track-threshold", type=float, help="override match.track_threshold")
     common.add_argument("--margin", type=float, help="override match.margin")
     common.add_argument("--threads", type=int, help="override model.threads")
     common.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="override logging.level")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,13 @@ import yaml
 from .detect import DetectorSettings
 from .embed import DEFAULT_MODEL
 from .errors import SiamfaceError
+from .quality import MIN_FACE, MIN_SHARPNESS
 from .scan import BETWEEN, ScanSettings
 from .schema import check_section
 from .secrets import read_secret
 from .track import TrackSettings
+
+log = logging.getLogger(__name__)
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -48,21 +52,31 @@ SCHEMA: dict[str, Any] = {
     "people": ((dict,), {}, "a mapping of name to a list of photo paths or globs"),
     "match": {
         "threshold": ((float, int), 0.944, "a cosine similarity between -1 and 1"),  # the bundled model's
+        "track_threshold": ((float, int), TrackSettings.threshold, "a cosine similarity between -1 and 1"),
+        "stranger_threshold": ((float, int), TrackSettings.stranger_threshold, "a cosine similarity between -1 and 1"),
         "margin": ((float, int), 0.02, "a score difference between 0 and 2"),
     },
     "output": {
         "annotate": ((str, type(None)), None, "a folder for annotated images or a .mp4/.avi file, or null"),
     },
     "tracking": {
-        "votes_needed": ((int,), 3, "how many of the last vote_window usable frames must agree, at least 1"),
-        "vote_window": ((int,), 5, "frames voted over, at least votes_needed"),
+        "min_frames": ((int,), TrackSettings.min_frames, "usable frames before a track is named, at least 1"),
+        "unknown_after": (
+            (float, int),
+            TrackSettings.unknown_after,
+            "seconds of usable frames without a name before unknown is announced, at least 0",
+        ),
         "leave_after": ((float, int), 2.0, "seconds unseen before a person's leave event, above 0"),
         "cooldown": ((float, int), 30.0, "seconds after a leave without a new enter for that person, at least 0"),
         "min_similarity": ((float, int), 0.93, "a cosine similarity between -1 and 1"),
     },
     "quality": {
-        "min_face": ((int,), 32, "the smallest face side in pixels that may vote, at least 1"),
-        "min_sharpness": ((float, int), 60.0, "the least variance of the Laplacian of the face (64x64) that may vote"),
+        "min_face": ((int,), MIN_FACE, "the smallest face side in pixels that counts towards a name, at least 1"),
+        "min_sharpness": (
+            (float, int),
+            MIN_SHARPNESS,
+            "the least variance of the Laplacian of the face (64x64) that counts towards a name",
+        ),
     },
     "webhook": {
         "url": ((str, type(None)), None, "an http:// or https:// URL to POST each event to, or null for none"),
@@ -116,10 +130,12 @@ RANGES = {
     "detector.between": lambda v: v in BETWEEN,
     "model.threads": lambda v: v >= 1,
     "match.threshold": lambda v: -1.0 <= v <= 1.0,
+    "match.track_threshold": lambda v: -1.0 <= v <= 1.0,
+    "match.stranger_threshold": lambda v: -1.0 <= v <= 1.0,
     "match.margin": lambda v: 0.0 <= v <= 2.0,
     "logging.level": lambda v: v.lower() in LOG_LEVELS,
-    "tracking.votes_needed": lambda v: v >= 1,
-    "tracking.vote_window": lambda v: v >= 1,
+    "tracking.min_frames": lambda v: v >= 1,
+    "tracking.unknown_after": lambda v: v >= 0,
     "tracking.leave_after": lambda v: v > 0,
     "tracking.cooldown": lambda v: v >= 0,
     "tracking.min_similarity": lambda v: -1.0 <= v <= 1.0,
@@ -213,7 +229,7 @@ def _check_people(people: dict, where: str) -> dict[str, list[str]]:
 
 def parse(data: Any, path: Path | None) -> Config:
     where = str(path) if path else "defaults"
-    v = check_section(data, SCHEMA, "", where, RANGES)
+    v = check_section(_drop_retired(data, where), SCHEMA, "", where, RANGES)
     config = Config(
         path=path,
         source=str(v["source"]),
@@ -234,8 +250,11 @@ def parse(data: Any, path: Path | None) -> Config:
         margin=float(v["match.margin"]),
         log_level=v["logging.level"].lower(),
         tracking=TrackSettings(
-            votes_needed=v["tracking.votes_needed"],
-            vote_window=v["tracking.vote_window"],
+            threshold=float(v["match.track_threshold"]),
+            stranger_threshold=float(v["match.stranger_threshold"]),
+            margin=float(v["match.margin"]),
+            min_frames=v["tracking.min_frames"],
+            unknown_after=float(v["tracking.unknown_after"]),
             leave_after=float(v["tracking.leave_after"]),
             cooldown=float(v["tracking.cooldown"]),
             min_similarity=float(v["tracking.min_similarity"]),
@@ -268,12 +287,26 @@ def parse(data: Any, path: Path | None) -> Config:
         config.annotate = config.resolve(v["output.annotate"])
     if v["snapshots.folder"] is not None:
         config.snapshots = config.resolve(v["snapshots.folder"])
-    if config.tracking.vote_window < config.tracking.votes_needed:
-        raise SiamfaceError(
-            f"{where}: tracking.vote_window={config.tracking.vote_window}, expected at least "
-            f"tracking.votes_needed={config.tracking.votes_needed}"
-        )
     return config
+
+
+# Keys of earlier versions that are accepted and ignored, so that an upgrade does not stop the service.
+RETIRED = {
+    "tracking.votes_needed": "tracks are named on all their frames now (tracking.min_frames)",
+    "tracking.vote_window": "tracks are named on all their frames now (tracking.min_frames)",
+}
+
+
+def _drop_retired(data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for key, why in RETIRED.items():
+        section, name = key.split(".")
+        if isinstance(data.get(section), dict) and name in data[section]:
+            data[section] = {k: v for k, v in data[section].items() if k != name}
+            log.warning("%s: %s is no longer used and is ignored: %s", where, key, why)
+    return data
 
 
 def load(path: str | Path | None) -> Config:

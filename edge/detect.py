@@ -41,21 +41,28 @@ class HaarDetector:
             raise SiamfaceError(f"{path}: not a Haar cascade OpenCV can load (detector.cascade)")
         self.settings = settings
 
-    def detect(self, frame: np.ndarray, min_neighbors: int | None = None, min_size: int | None = None) -> np.ndarray:
-        """Face boxes (left, top, width, height) in frame pixels, as an (N, 4) int array; ``min_neighbors``
-        and ``min_size`` override the settings' (see photo_faces)."""
+    def detect(
+        self,
+        frame: np.ndarray,
+        min_neighbors: int | None = None,
+        min_size: int | None = None,
+        downscale: float | None = None,
+    ) -> np.ndarray:
+        """Face boxes (left, top, width, height) in frame pixels, as an (N, 4) int array; ``min_neighbors``,
+        ``min_size`` and ``downscale`` override the settings' (see photo_faces)."""
         s = self.settings
         neighbors = s.min_neighbors if min_neighbors is None else min_neighbors
+        downscale = s.downscale if downscale is None else downscale
         gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        if s.downscale > 1.0:
-            gray = cv2.resize(gray, None, fx=1 / s.downscale, fy=1 / s.downscale, interpolation=cv2.INTER_AREA)
-        min_side = max(1, round((s.min_size if min_size is None else min_size) / s.downscale))
+        if downscale > 1.0:
+            gray = cv2.resize(gray, None, fx=1 / downscale, fy=1 / downscale, interpolation=cv2.INTER_AREA)
+        min_side = max(1, round((s.min_size if min_size is None else min_size) / downscale))
         found = self._cascade.detectMultiScale(
             gray, scaleFactor=s.scale_factor, minNeighbors=neighbors, minSize=(min_side, min_side)
         )
         if len(found) == 0:
             return np.zeros((0, 4), dtype=np.int32)
-        return np.round(np.asarray(found, dtype=np.float64) * s.downscale).astype(np.int32)
+        return np.round(np.asarray(found, dtype=np.float64) * downscale).astype(np.int32)
 
     def detect_near_size(self, image: np.ndarray, side: float) -> np.ndarray:
         """Faces of about ``side`` pixels (0.7x to 1.5x) in a region around a known face: the region
@@ -98,12 +105,13 @@ PHOTO_SEARCH = (PHOTO_MIN_NEIGHBORS, PHOTO_MIN_FACE)  # for cache keys: what a p
 
 
 def photo_faces(detector: HaarDetector, image: np.ndarray) -> np.ndarray:
-    """Face boxes in a still photo: as in a live frame, or if there are none, a face of at least a
+    """Face boxes in a still photo: as in a live frame but at full resolution (``detector.downscale``
+    buys a live loop speed; a photo is searched once), or if there are none, a face of at least a
     fifth of the photo searched for less strictly."""
-    boxes = detector.detect(image)
+    boxes = detector.detect(image, downscale=1.0)
     if len(boxes) == 0 and detector.settings.min_neighbors > PHOTO_MIN_NEIGHBORS:
         floor = max(detector.settings.min_size, round(PHOTO_MIN_FACE * min(image.shape[:2])))
-        boxes = detector.detect(image, PHOTO_MIN_NEIGHBORS, floor)
+        boxes = detector.detect(image, PHOTO_MIN_NEIGHBORS, floor, downscale=1.0)
     return boxes
 
 

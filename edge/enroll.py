@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from .detect import HaarDetector, photo_faces
@@ -67,7 +68,7 @@ def enroll(
                     records.append(record)
             if not records:
                 raise SiamfaceError(
-                    f"people.{name}: none of {len(photos)} photo(s) gave exactly one face; nothing enrolled "
+                    f"people.{name}: none of {len(photos)} photo(s) gave one clear face; nothing enrolled "
                     f"({'; '.join(report.skipped[-3:])})"
                 )
             result.people[name] = records
@@ -92,10 +93,26 @@ def _embed_photo(
         report.skipped.append(str(exc))
         return None
     boxes = photo_faces(detector, image)
-    if len(boxes) != 1:
-        what = "no face found" if len(boxes) == 0 else f"{len(boxes)} faces found, expected one"
-        report.skipped.append(f"{photo}: {what}")
+    box = portrait_face(boxes)
+    if box is None:
+        what = "no face found" if len(boxes) == 0 else f"{len(boxes)} faces found, none twice the size of the rest"
+        report.skipped.append(f"{photo}: {what} (expected one face)")
         return None
     report.embedded += 1
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return PhotoRecord(path, digest, when, embedder.embed_faces(image, boxes)[0])
+    return PhotoRecord(path, digest, when, embedder.embed_faces(image, box[None])[0])
+
+
+# A portrait often has a small face in the background, or a false hit on the clothes; its subject is
+# then unmistakable. Faces of similar size are a group photo, where the person meant is not known.
+DOMINANT_SIDE = 2.0
+
+
+def portrait_face(boxes: np.ndarray) -> np.ndarray | None:
+    """The one face a photo is of: the only face, or one at least DOMINANT_SIDE times the side of every other."""
+    if len(boxes) == 0:
+        return None
+    sides = np.sort(boxes[:, 2])[::-1]
+    if len(sides) > 1 and sides[0] < DOMINANT_SIDE * sides[1]:
+        return None
+    return boxes[int(np.argmax(boxes[:, 2]))]

@@ -13,15 +13,21 @@ from typing import TextIO
 class Event:
     time: str  # ISO 8601, UTC
     camera: str
-    event: str  # "enter" when a track is first confidently named (or confidently unknown), "leave" when it ends
+    # "enter" when a track is first named (or announced unknown), "identified" when a track announced
+    # unknown is named after all, "leave" when it ends (with the final name)
+    event: str
     track: int
     name: str
     score: float
     box: tuple[int, int, int, int]
     frame: int
+    previous: str | None = None  # for "identified": the name announced before ("unknown")
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        fields = asdict(self)
+        if fields["previous"] is None:
+            del fields["previous"]
+        return json.dumps(fields, separators=(",", ":"))
 
 
 def utc_now() -> str:

@@ -35,7 +35,11 @@ class Matcher:
             return np.zeros((len(faces), 0), np.float32)
         return np.maximum.reduceat(faces @ self.embeddings.T, self._starts, axis=1)
 
-    def match(self, faces: np.ndarray) -> list[Match]:
+    def match(self, faces: np.ndarray, threshold: float | None = None, margin: float | None = None) -> list[Match]:
+        """Each face named, or unknown, at this matcher's threshold and margin unless others are given
+        (a track's template is named at the track threshold)."""
+        threshold = self.threshold if threshold is None else threshold
+        margin = self.margin if margin is None else margin
         scores = self.person_scores(faces)
         results = []
         for row in scores:
@@ -45,7 +49,7 @@ class Matcher:
             order = np.argsort(-row)
             best = float(row[order[0]])
             second = float(row[order[1]]) if len(row) > 1 else -1.0
-            confident = best >= self.threshold and best - second >= self.margin
+            confident = best >= threshold and best - second >= margin
             candidate = self.names[order[0]]
             results.append(Match(candidate if confident else UNKNOWN, best, candidate, second))
         return results

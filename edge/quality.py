@@ -21,3 +21,25 @@ def sharpness(frame: np.ndarray, box: Sequence[int]) -> float:
 
 def usable(frame: np.ndarray, boxes: np.ndarray, min_size: int, min_sharpness: float) -> list[bool]:
     return [int(b[2]) >= min_size and sharpness(frame, b) >= min_sharpness for b in boxes]
+
+
+# The gate's defaults (quality.min_face, quality.min_sharpness)
+MIN_FACE = 32
+MIN_SHARPNESS = 60.0
+
+# A face this large and this sharp counts fully in its track's template; a smaller or softer one,
+# whose embedding is less reliable, counts less (by area, and by sharpness), so that the frames of
+# a person walking up outweigh the first distant ones.
+FULL_SIDE = 100
+FULL_SHARPNESS = 300.0
+
+
+def weights(frame: np.ndarray, boxes: np.ndarray, min_size: int, min_sharpness: float) -> list[float]:
+    """How much each face counts in its track's template: 0 for a face that fails the gate."""
+    result = []
+    for box in boxes:
+        side = int(box[2])
+        sharp = sharpness(frame, box) if side >= min_size else 0.0
+        ok = side >= min_size and sharp >= min_sharpness
+        result.append(min(1.0, side / FULL_SIDE) ** 2 * min(1.0, sharp / FULL_SHARPNESS) if ok else 0.0)
+    return result

@@ -1,7 +1,8 @@
 """The device loop: frames in, events out, until the source ends or the process is told to stop.
 
-Faces are tracked across frames; each person gives one ``enter`` event (named, or unknown, by a
-vote over frames whose face passed the quality gate) and one ``leave`` event. Signals only set
+Faces are tracked across frames; each person gives one ``enter`` event (named on the track's
+template of the frames whose face passed the quality gate, or unknown), an ``identified`` event if
+an announced unknown is named later, and one ``leave`` event. Time is the frames' own (sources.py). Signals only set
 flags, acted on between frames: SIGHUP reloads config and gallery (a bad new config is refused and
 the old one stays), SIGTERM stops. A camera that stops delivering frames is reopened with back-off;
 after ``service.exit_after`` seconds without a frame the loop gives up with exit status 1, so that
@@ -24,12 +25,12 @@ from .detect import HaarDetector
 from .embed import Embedder
 from .errors import SiamfaceError
 from .events import Event, emit_line, utc_now
-from .match import UNKNOWN, Matcher
+from .match import UNKNOWN, Match, Matcher
 from .mqtt import MqttPublisher
 from .notify import Notifier
-from .pipeline import STAGES, Pipeline
+from .pipeline import STAGES, FrameResult, Pipeline
 from .prometheus import Metrics
-from .quality import usable
+from .quality import weights
 from .scan import Scanner
 from .snapshots import Snapshots
 from .sources import FrameSource, open_source
@@ -56,6 +57,27 @@ def load_runtime(config: Config) -> Runtime:
     return Runtime(
         config, Pipeline(Scanner(HaarDetector(config.detector), config.scan), embedder, load_matcher(config, embedder))
     )
+
+
+def track_frame(
+    runtime: Runtime, tracker: Tracker, frame: np.ndarray, now: float
+) -> tuple[FrameResult, list[TrackEvent]]:
+    """One frame through the pipeline and into the tracker, at ``now`` on the source's clock."""
+    result = runtime.pipeline.process(frame)
+    config = runtime.config
+    faces = weights(frame, result.boxes, config.min_face, config.min_sharpness)
+    return result, tracker.update(now, result.boxes, result.embeddings, faces)
+
+
+def track_labels(tracker: Tracker, result: FrameResult, now: float) -> list[Match]:
+    """What to draw on each face: its track's name once decided (the events say the same), else the
+    frame's own closest match."""
+    decided = {t.box: t for t in tracker.tracks if t.last_seen == now and t.name is not None}
+    labels = []
+    for box, match in zip(result.boxes, result.matches):
+        track = decided.get(tuple(int(v) for v in box))
+        labels.append(match if track is None else Match(track.name, track.score, track.name, -1.0))
+    return labels
 
 
 class CameraGone(SiamfaceError):
@@ -106,7 +128,8 @@ class Runner:
         output = AnnotatedOutput(annotate) if annotate else None
         source = open_source(runtime.config.source, runtime.config.base_dir)
         log.info("running on %s with %d people enrolled", source.name, len(runtime.pipeline.matcher.names))
-        tracker = Tracker(runtime.config.tracking)
+        tracker = Tracker(runtime.pipeline.matcher, runtime.config.tracking)
+        tracker_time = 0.0
         self._open_sinks(runtime.config)
         totals = dict.fromkeys(STAGES, 0.0)
         faces = 0
@@ -117,8 +140,12 @@ class Runner:
             while not self._stop and (self._max_frames is None or self.frames < self._max_frames):
                 if self._reload:
                     self._reload = False
+                    old_source = source
                     runtime, source = self._reloaded(runtime, source)
+                    if source is not old_source:  # another clock: the old source's tracks end here
+                        self._emit(tracker.close(tracker_time, old_source.stills), runtime.config.camera)
                     tracker.settings = runtime.config.tracking  # open tracks carry on
+                    tracker.matcher = runtime.pipeline.matcher
                     self._open_sinks(runtime.config)
                 try:
                     frame = source.read()
@@ -133,11 +160,9 @@ class Runner:
                 if not ready:
                     ready = True
                     self._notifier.ready(f"running, {len(runtime.pipeline.matcher.names)} people enrolled")
-                result = runtime.pipeline.process(frame)
+                now = tracker_time = source.time
+                result, events = track_frame(runtime, tracker, frame, now)
                 config = runtime.config
-                votes = usable(frame, result.boxes, config.min_face, config.min_sharpness)
-                now = self._clock()
-                events = tracker.update(now, result.boxes, result.embeddings, result.matches, votes)
                 if self._snapshots:  # the latest face of each track, for when it turns out unknown
                     self._faces.update(
                         {t.id: Snapshots.crop(frame, t.box) for t in tracker.tracks if t.last_seen == now}
@@ -147,7 +172,7 @@ class Runner:
                     live = {t.id for t in tracker.tracks}
                     self._faces = {k: v for k, v in self._faces.items() if k in live}
                 if output:
-                    output.write(self.frames, draw(frame, result.boxes, result.matches))
+                    output.write(self.frames, draw(frame, result.boxes, track_labels(tracker, result, now)))
                 self._notifier.watchdog()  # only after a frame was really processed
                 for stage, seconds in result.seconds.items():
                     totals[stage] += seconds
@@ -168,7 +193,7 @@ class Runner:
                     window_start, window_frames = self._clock(), 0
         finally:
             # However the loop ends, open tracks are decided on the frames they had and closed.
-            self._emit(tracker.close(self._clock()), runtime.config.camera)
+            self._emit(tracker.close(tracker_time, source.stills), runtime.config.camera)
             self._close_sinks()
             self._notifier.stopping()
             source.close()
@@ -181,7 +206,9 @@ class Runner:
 
     def _emit(self, events: list[TrackEvent], camera: str) -> None:
         for e in events:
-            line = Event(utc_now(), camera, e.kind, e.track, e.name, round(e.score, 4), e.box, self.frames).to_json()
+            line = Event(
+                utc_now(), camera, e.kind, e.track, e.name, round(e.score, 4), e.box, self.frames, e.previous
+            ).to_json()
             emit_line(line)
             if self._webhook:
                 self._webhook.send(line)
@@ -262,5 +289,10 @@ class Runner:
         if (new.config.source, new.config.base_dir) != (runtime.config.source, runtime.config.base_dir):
             source.close()
             source = open_source(new.config.source, new.config.base_dir)
-        log.info("reloaded: %d people enrolled, threshold %.3f", len(new.pipeline.matcher.names), new.config.threshold)
+        log.info(
+            "reloaded: %d people enrolled, threshold %.3f, track threshold %.3f",
+            len(new.pipeline.matcher.names),
+            new.config.threshold,
+            new.config.tracking.threshold,
+        )
         return new, source

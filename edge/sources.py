@@ -1,12 +1,17 @@
 """Frame sources chosen by one string: picamera2, a camera, a stream URL, a video, a folder or an image.
 
-Every source returns BGR uint8 frames (H, W, 3) from ``read()``, and None once a finite source ends.
+Every source returns BGR uint8 frames (H, W, 3) from ``read()``, and None once a finite source ends;
+``time`` is then the frame's time in seconds on the source's own clock: media time for files and
+folders (so a clip gives the same events however fast it is processed), capture time for cameras
+and streams. The tracker's time rules (leave_after, cooldown, unknown_after) read it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -19,8 +24,15 @@ from .images import IMAGE_SUFFIXES, is_image_path, read_image
 log = logging.getLogger(__name__)
 
 
+# A folder of images has no frame rate of its own: it is played as a camera of this rate would be.
+FOLDER_FPS = 10.0
+VIDEO_FPS_UNKNOWN = 25.0  # for a video file whose frame rate OpenCV cannot read
+
+
 class FrameSource(Protocol):
     name: str
+    time: float  # of the frame read last, in seconds
+    stills: bool  # each frame is a photo in its own right (a folder of images, one image), not video
 
     def read(self) -> np.ndarray | None: ...
 
@@ -42,10 +54,15 @@ class ImageFilesSource:
         self.name = name
         self._paths = iter(paths)
         self.current: Path | None = None
+        self.time = 0.0
+        self.stills = True
+        self._index = -1
 
     def read(self) -> np.ndarray | None:
         for path in self._paths:
             self.current = path
+            self._index += 1  # a skipped file still takes its place in time
+            self.time = self._index / FOLDER_FPS
             try:
                 return read_image(path)
             except SiamfaceError as exc:
@@ -62,6 +79,9 @@ class CaptureSource:
     def __init__(self, target: str | int, name: str, live: bool) -> None:
         self.name = name
         self._live = live
+        self.time = 0.0
+        self.stills = False
+        self._index = -1
         self._capture = cv2.VideoCapture(target)
         if not self._capture.isOpened():
             hint = (
@@ -70,6 +90,8 @@ class CaptureSource:
                 else " (missing or not a video OpenCV can decode)"
             )
             raise SiamfaceError(f"source {name}: cannot open{hint}")
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self._fps = fps if math.isfinite(fps) and fps > 0 else VIDEO_FPS_UNKNOWN
 
     def read(self) -> np.ndarray | None:
         ok, frame = self._capture.read()
@@ -77,6 +99,8 @@ class CaptureSource:
             if self._live:
                 raise SiamfaceError(f"source {self.name}: camera stopped delivering frames (unplugged or in use?)")
             return None
+        self._index += 1
+        self.time = time.monotonic() if self._live else self._index / self._fps
         return as_bgr(frame)
 
     def close(self) -> None:
@@ -96,6 +120,9 @@ class StreamSource:
         self._timeout = timeout
         self._max_backoff = max_backoff
         self._frame: np.ndarray | None = None
+        self._captured = 0.0
+        self.time = 0.0
+        self.stills = False
         self._fresh = threading.Condition()
         self._stop = threading.Event()
         self.reconnects = 0
@@ -112,7 +139,7 @@ class StreamSource:
                     break
                 backoff = 0.5
                 with self._fresh:
-                    self._frame = as_bgr(frame)
+                    self._frame, self._captured = as_bgr(frame), time.monotonic()
                     self._fresh.notify_all()
             capture.release()
             if self._stop.is_set():
@@ -126,7 +153,7 @@ class StreamSource:
         with self._fresh:
             if not self._fresh.wait_for(lambda: self._frame is not None, timeout=self._timeout):
                 raise SiamfaceError(f"source {self._url}: no frame for {self._timeout:.0f} s (stream down?)")
-            frame, self._frame = self._frame, None
+            frame, self._frame, self.time = self._frame, None, self._captured
         return frame
 
     def close(self) -> None:
@@ -139,6 +166,8 @@ class Picamera2Source:
 
     def __init__(self, spec: str, size: tuple[int, int] = (640, 480)) -> None:
         self.name = spec
+        self.time = 0.0
+        self.stills = False
         try:
             from picamera2 import Picamera2
         except ImportError:
@@ -162,7 +191,9 @@ class Picamera2Source:
 
     def read(self) -> np.ndarray | None:
         try:
-            return as_bgr(self._camera.capture_array("main"))
+            frame = self._camera.capture_array("main")
+            self.time = time.monotonic()
+            return as_bgr(frame)
         except Exception as exc:
             raise SiamfaceError(f"source {self.name}: camera stopped delivering frames ({exc})") from None
 

@@ -1,47 +1,69 @@
-"""Decisions per person, not per frame: faces are tracked across frames and a track's identity is
-voted on over its recent frames, so each person gives one ``enter`` and one ``leave`` event."""
+"""Decisions per person, not per frame: faces are tracked across frames and each track is named on
+the evidence of all its usable frames, so each person gives one ``enter`` and one ``leave`` event.
+
+A track keeps a template, the quality-weighted mean of the embeddings of its usable frames, which
+is steadier than any one frame: blur, pose and compression average out. The template is matched
+after every usable frame, at the track threshold (calibrated on templates, not single photos), so a
+person first seen small and blurred is named as soon as the evidence suffices. A track is announced
+``unknown`` only after ``unknown_after`` seconds of usable frames without a name, or when it ends;
+one announced unknown and named later gives an ``identified`` event. Times are the frames' own
+(media time for files), so a clip gives the same events however fast it is processed.
+"""
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .match import UNKNOWN, Match
+from .match import UNKNOWN, Match, Matcher
 
 
 @dataclass(frozen=True)
 class TrackSettings:
-    votes_needed: int = 3  # N of the last M usable frames must agree on a name (or on unknown)
-    vote_window: int = 5  # M
+    threshold: float = 0.9519  # a template's score needed to name its track (match.track_threshold)
+    margin: float = 0.02  # ...and its lead over the next person (match.margin)
+    # Two unknown tracks this alike are one stranger, who is not announced twice (match.stranger_threshold)
+    stranger_threshold: float = 0.9593
+    min_frames: int = 3  # usable frames a track needs before it is named or announced
+    unknown_after: float = 1.0  # seconds of usable frames without a name before "unknown" is announced
     leave_after: float = 2.0  # seconds unseen before a track ends
     cooldown: float = 30.0  # seconds after a person's leave in which they get no new enter event
     # On the model's score scale (config.yaml): what a face needs to join a track at all...
     min_similarity: float = 0.93
     min_iou: float = 0.3  # ...with this box overlap,
     jump_similarity: float = 0.944  # ...or, for a face that moved far between frames, this (match.threshold)
+    recent: int = 5  # the latest usable frames, whose own template can say the track became someone else
 
 
 @dataclass
 class Track:
     id: int
     box: tuple[int, int, int, int]
-    embedding: np.ndarray
+    embedding: np.ndarray  # the latest face, for association
     last_seen: float
-    votes: deque = field(default_factory=deque)  # (name, score) of recent usable frames
-    name: str | None = None  # decided identity, once decided
-    score: float = 0.0
+    total: np.ndarray | None = None  # weighted sum of the usable frames' embeddings
+    usable: int = 0  # how many usable frames the template holds
+    first_usable: float | None = None  # when the first of them was seen
+    recent: deque = field(default_factory=deque)  # the latest usable embeddings
+    name: str | None = None  # what was decided: None before any decision, then a person or "unknown"
+    score: float = 0.0  # the template's score for that name
     announced: bool = False  # an enter event was emitted (not during a cool-down)
+
+    @property
+    def template(self) -> np.ndarray:
+        return self.total / max(float(np.linalg.norm(self.total)), 1e-12)
 
 
 @dataclass(frozen=True)
 class TrackEvent:
-    kind: str  # "enter" or "leave"
+    kind: str  # "enter", "identified" (an announced unknown named later) or "leave"
     track: int
     name: str
     score: float
     box: tuple[int, int, int, int]
+    previous: str | None = None  # for "identified": the name announced before
 
 
 def iou(a, b) -> float:
@@ -54,41 +76,63 @@ def iou(a, b) -> float:
     return inter / union if union else 0.0
 
 
+def template_of(embeddings: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """The normalised weighted mean of unit embeddings: what a track is matched on."""
+    total = (embeddings if weights is None else embeddings * weights[:, None]).sum(axis=0)
+    return total / max(float(np.linalg.norm(total)), 1e-12)
+
+
 class Tracker:
-    def __init__(self, settings: TrackSettings = TrackSettings()) -> None:
+    def __init__(self, matcher: Matcher, settings: TrackSettings = TrackSettings()) -> None:
+        self.matcher = matcher
         self.settings = settings
         self.tracks: list[Track] = []
         self._next_id = 1
         self._left_at: dict[str, float] = {}  # person -> when their last announced track ended
+        self._strangers_left: list[tuple[float, np.ndarray]] = []  # (when, template) of ended unknown tracks
+        self.frames = 0  # frames seen, to tell a photo or two from a video when the source ends
 
-    def update(
-        self, now: float, boxes: np.ndarray, embeddings: np.ndarray, matches: list[Match], usable: list[bool]
-    ) -> list[TrackEvent]:
+    def update(self, now: float, boxes: np.ndarray, embeddings: np.ndarray, weights: list[float]) -> list[TrackEvent]:
+        """One frame's faces at time ``now`` (seconds on the source's clock); a weight of 0 marks a
+        face too small or blurred to say who it is: it is tracked but adds nothing to the template."""
         events: list[TrackEvent] = []
+        self.frames += 1
         for index, track in self._associate(boxes, embeddings):
             box = tuple(int(v) for v in boxes[index])
             if track is None:
-                track = Track(self._next_id, box, embeddings[index], now, deque(maxlen=self.settings.vote_window))
-                self._next_id += 1
-                self.tracks.append(track)
+                track = self._new_track(box, embeddings[index], now)
             track.box, track.last_seen = box, now
             track.embedding = embeddings[index]
-            if usable[index]:
-                track.votes.append((matches[index].name, matches[index].score))
-                if track.name is None:
-                    events += self._decide(track, now, self.settings.votes_needed)
+            if weights[index] > 0:
+                self._add(track, embeddings[index], weights[index], now)
+                events += self._revisit(track, now)
         for track in [t for t in self.tracks if now - t.last_seen > self.settings.leave_after]:
-            events += self._end(track, now)
+            events += self._end(track, now, self.settings.min_frames)
         return events
 
-    def close(self, now: float) -> list[TrackEvent]:
-        """The source ended: decide each open track on the votes it has, then end it."""
+    def close(self, now: float, stills: bool = False) -> list[TrackEvent]:
+        """The source ended: every open track is decided on what it has, then ended. Photos
+        (``stills``, or a source of fewer frames than ``min_frames``) need one frame each; a video's
+        last glimpses stay glimpses."""
         events: list[TrackEvent] = []
+        needed = 1 if stills else max(1, min(self.settings.min_frames, self.frames))
         for track in list(self.tracks):
-            if track.name is None and track.votes:
-                events += self._decide(track, now, 1)
-            events += self._end(track, now)
+            events += self._end(track, now, needed)
         return events
+
+    def _new_track(self, box: tuple[int, int, int, int], embedding: np.ndarray, now: float) -> Track:
+        track = Track(self._next_id, box, embedding, now, recent=deque(maxlen=self.settings.recent))
+        self._next_id += 1
+        self.tracks.append(track)
+        return track
+
+    @staticmethod
+    def _add(track: Track, embedding: np.ndarray, weight: float, now: float) -> None:
+        track.total = weight * embedding if track.total is None else track.total + weight * embedding
+        track.usable += 1
+        if track.first_usable is None:
+            track.first_usable = now
+        track.recent.append(embedding)
 
     def _associate(self, boxes: np.ndarray, embeddings: np.ndarray) -> list[tuple[int, Track | None]]:
         """Greedy: the strongest face-track links first; faces left over start new tracks."""
@@ -97,6 +141,8 @@ class Tracker:
             for track in self.tracks:
                 overlap = iou(box, track.box)
                 similar = float(embeddings[i] @ track.embedding)
+                if track.total is not None:  # the template is steadier than any one blurred frame
+                    similar = max(similar, float(embeddings[i] @ track.template))
                 # Overlap alone would merge two people who stand on the same spot one after the other.
                 if similar >= self.settings.min_similarity and (
                     overlap >= self.settings.min_iou or similar >= self.settings.jump_similarity
@@ -110,28 +156,85 @@ class Tracker:
                 taken.add(track.id)
         return [(i, linked.get(i)) for i in range(len(boxes))]
 
-    def _decide(self, track: Track, now: float, needed: int) -> list[TrackEvent]:
-        counts = Counter(name for name, _ in track.votes)
-        name, count = counts.most_common(1)[0]
-        if count < needed:
+    def _name(self, template: np.ndarray, frames: int) -> Match:
+        """A template of enough frames is named at the track threshold; fewer frames are one photo's
+        evidence and need the frame threshold."""
+        s = self.settings
+        threshold = s.threshold if frames >= s.min_frames else self.matcher.threshold
+        return self.matcher.match(template[None], threshold, s.margin)[0]
+
+    def _revisit(self, track: Track, now: float) -> list[TrackEvent]:
+        s = self.settings
+        if track.usable < s.min_frames:
             return []
-        track.name = name
-        track.score = float(np.mean([score for n, score in track.votes if n == name]))
+        match = self._name(track.template, track.usable)
+        if track.name is None:
+            if match.name != UNKNOWN:
+                return self._decide(track, match.name, match.score, now)
+            if now - track.first_usable >= s.unknown_after:
+                return self._decide(track, UNKNOWN, match.score, now)
+            return []
+        if track.name == UNKNOWN:
+            track.score = match.score
+            if match.name == UNKNOWN:
+                return []
+            # Named after all: the person was small, far or blurred when first seen.
+            track.name, track.score = match.name, match.score
+            if not track.announced:
+                return self._decide(track, match.name, match.score, now)
+            return [TrackEvent("identified", track.id, track.name, track.score, track.box, UNKNOWN)]
+        if len(track.recent) == track.recent.maxlen:
+            lately = self._name(template_of(np.stack(track.recent)), len(track.recent))
+            if lately.name not in (UNKNOWN, track.name):
+                return self._split(track, now)
+        track.score = float(self.matcher.person_scores(track.template[None])[0, self.matcher.names.index(track.name)])
+        return []
+
+    def _split(self, track: Track, now: float) -> list[TrackEvent]:
+        """The latest frames of a named track are confidently someone else: the tracker followed
+        one person onto another. The track ends and the latest frames start a new one."""
+        recent = list(track.recent)
+        events = self._end(track, now, self.settings.min_frames)
+        fresh = self._new_track(track.box, recent[-1], now)
+        for embedding in recent:
+            self._add(fresh, embedding, 1.0, now)
+        return events + self._revisit(fresh, now)
+
+    def _decide(self, track: Track, name: str, score: float, now: float) -> list[TrackEvent]:
+        track.name, track.score = name, score
         if name != UNKNOWN:
             cooling = now - self._left_at.get(name, -np.inf) < self.settings.cooldown
             # A second track of someone already present is the tracker losing them, not a new arrival.
             present = any(t.announced and t.name == name for t in self.tracks if t is not track)
             if cooling or present:
                 return []
-        track.announced = True
-        return [TrackEvent("enter", track.id, name, track.score, track.box)]
-
-    def _end(self, track: Track, now: float) -> list[TrackEvent]:
-        self.tracks.remove(track)
-        if track.name is None:
+        elif self._seen_stranger(track, now):
             return []
+        track.announced = True
+        return [TrackEvent("enter", track.id, name, score, track.box)]
+
+    def _seen_stranger(self, track: Track, now: float) -> bool:
+        """The same rules for a stranger, known by the template alone: one who is still here, or who
+        left less than a cool-down ago, is not announced again."""
+        recent = [t for when, t in self._strangers_left if now - when < self.settings.cooldown]
+        recent += [t.template for t in self.tracks if t is not track and t.announced and t.name == UNKNOWN]
+        return any(float(track.template @ other) >= self.settings.stranger_threshold for other in recent)
+
+    def _end(self, track: Track, now: float, frames_needed: int) -> list[TrackEvent]:
+        """End a track; one never decided is decided now if it has ``frames_needed`` usable frames
+        (fewer is a glimpse, or a false face, and ends unannounced)."""
+        self.tracks.remove(track)
+        events: list[TrackEvent] = []
+        if track.name is None and track.usable >= frames_needed:
+            match = self._name(track.template, track.usable)
+            events += self._decide(track, match.name, match.score, now)
+        if track.name is None:
+            return events
         if track.name != UNKNOWN:
             self._left_at[track.name] = now  # a suppressed re-entry also extends the cool-down
+        elif track.total is not None:
+            self._strangers_left = [(w, t) for w, t in self._strangers_left if now - w < self.settings.cooldown]
+            self._strangers_left.append((now, track.template))
         if not track.announced:
-            return []
-        return [TrackEvent("leave", track.id, track.name, track.score, track.box)]
+            return events
+        return [*events, TrackEvent("leave", track.id, track.name, track.score, track.box)]

@@ -3,7 +3,10 @@
 None of the dev identities was seen in training, so this is the out-of-the-box behaviour a user gets.
 """
 
+import json
+
 import numpy as np
+import pytest
 
 from edge import config as config_io
 from edge.detect import HaarDetector
@@ -29,6 +32,18 @@ def test_built_in_defaults_are_the_shipped_configs_score_settings():
     assert built_in.threshold == shipped.threshold and built_in.margin == shipped.margin
     assert built_in.tracking.min_similarity == shipped.tracking.min_similarity
     assert built_in.tracking.jump_similarity == shipped.tracking.jump_similarity == shipped.threshold
+    assert built_in.tracking == shipped.tracking  # the track threshold and every tracking rule
+
+
+def test_the_shipped_track_threshold_is_the_one_calibrated_on_tracks():
+    """config.yaml's match thresholds are what `python -m export.threshold` found for the bundled
+    model (docs/default-model/threshold.json), rounded up to the four decimals it writes."""
+    figures = json.loads((REPO / "docs" / "default-model" / "threshold.json").read_text())
+    shipped = config_io.load(REPO / "config.yaml")
+    assert figures["model_sha256"] == Embedder(DEFAULT_MODEL).fingerprint
+    assert shipped.tracking.threshold == pytest.approx(figures["track_threshold"], abs=1e-4)
+    assert shipped.threshold == pytest.approx(figures["threshold"], abs=1e-4)
+    assert shipped.tracking.stranger_threshold == pytest.approx(figures["stranger_threshold"], abs=1e-4)
 
 
 def test_same_person_clears_the_shipped_threshold_far_more_often_than_a_stranger():

@@ -71,3 +71,20 @@ def test_a_photo_is_searched_again_before_it_is_taken_whole():
     assert fell_back and tuple(box) == (0, 0, 142, 142)
     strict_only = HaarDetector(DetectorSettings(min_neighbors=PHOTO_MIN_NEIGHBORS))
     assert all(face_or_whole(strict_only, image, 0.0)[1] == fell_back for image, (_, fell_back) in zip(missed, found))
+
+
+def test_a_photo_is_searched_at_full_resolution_whatever_the_live_downscale():
+    """detector.downscale speeds up the live loop; a small enrolment photo (150 pixels, as the shared
+    clips' reference crops are) would lose its face to it, so photos are searched at full size."""
+    import cv2
+
+    small = (
+        cv2.resize(read_image(path), (150, 150), interpolation=cv2.INTER_AREA)
+        for path in sorted(data_dir("dev", "celeba").rglob("*.jpg"))
+    )
+    photo = next(p for p in small if len(HaarDetector().detect(p)) == 1)
+    fast = HaarDetector(DetectorSettings(downscale=4.0))
+    assert len(fast.detect(photo)) == 0  # the live search misses it...
+    boxes = photo_faces(fast, photo)
+    assert len(boxes) == 1 and boxes[0][2] >= 40  # ...the photo search does not
+    assert np.array_equal(boxes, photo_faces(HaarDetector(), photo))

@@ -133,7 +133,7 @@ def test_calibration_meets_the_target_false_accept_rate(small_gallery):
     assert any("too few to pin the threshold down" in w for w in too_strict.warnings)
 
 
-def test_calibrate_writes_the_threshold_keeping_the_config(tmp_path, small_gallery, capsys, caplog):
+def test_calibrate_writes_both_thresholds_keeping_the_config(tmp_path, small_gallery, capsys, caplog):
     gallery_path, _, _ = small_gallery
     config = tmp_path / "config.yaml"
     original = (REPO / "config.yaml").read_text().replace("gallery: gallery.npz", f"gallery: {gallery_path}")
@@ -143,12 +143,18 @@ def test_calibrate_writes_the_threshold_keeping_the_config(tmp_path, small_galle
     out = capsys.readouterr().out
     assert "too few to pin the threshold down" in caplog.text  # three people alone cannot support FAR 1e-3
     threshold = float(out.split("threshold   ")[1].split()[0])
+    track_threshold = float(out.split("track threshold ")[1].split()[0])
+    # Tracks from every enrolled photo (all still on disk), each against the two other people.
+    photos = sum(len(records) for records in small_gallery[1].people.values())
+    assert f"tracks      {photos} video-like tracks" in out
     new = config.read_text()
     changed = [(a, b) for a, b in zip(original.splitlines(), new.splitlines()) if a != b]
-    assert len(changed) == 1 and "threshold:" in changed[0][1] and "# cosine similarity" in changed[0][1]
-    assert changed[0][0].index("#") == changed[0][1].index("#")  # the comment stays in its column
+    assert [b.split(":")[0].strip() for _, b in changed] == ["threshold", "track_threshold"]
+    assert all(a.index("#") == b.index("#") for a, b in changed)  # the comments stay in their column
     assert yaml.safe_load(new)["match"]["threshold"] == pytest.approx(threshold, abs=1e-4)
+    assert yaml.safe_load(new)["match"]["track_threshold"] == pytest.approx(track_threshold, abs=1e-4)
     assert (tmp_path / "cal.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "cal-tracks.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_threshold_writer_edge_cases(tmp_path):
@@ -166,3 +172,9 @@ def test_threshold_writer_edge_cases(tmp_path):
     with pytest.raises(SiamfaceError, match=r"set match\.threshold to 0\.3000 by hand"):
         set_threshold(flow, 0.3)
     assert flow.read_text() == "match: {threshold: 0.5, margin: 0.1}\n"
+    both = tmp_path / "d.yaml"  # each key's own line, though one name ends with the other
+    both.write_text("match:\n  track_threshold: 0.9  # t\n  threshold: 0.8  # f\n")
+    set_threshold(both, 0.5)
+    assert yaml.safe_load(both.read_text())["match"] == {"track_threshold": 0.9, "threshold": 0.5}
+    set_threshold(both, 0.6, "track_threshold")
+    assert yaml.safe_load(both.read_text())["match"] == {"track_threshold": 0.6, "threshold": 0.5}

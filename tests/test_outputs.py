@@ -75,7 +75,8 @@ def test_run_posts_events_and_keeps_unknown_faces(server, tmp_path, monkeypatch,
     assert main(["enroll", "--quiet", "--gallery", str(gallery), "--person", "eileen", str(astronaut)]) == 0
     config = tmp_path / "config.yaml"
     config.write_text(
-        f"source: {REPO / 'samples' / 'frames'}\ngallery: {gallery}\nmatch:\n  threshold: 0.999\n"
+        f"source: {REPO / 'samples' / 'frames'}\ngallery: {gallery}\n"
+        "match:\n  threshold: 0.999\n  track_threshold: 0.999\n"
         f"webhook:\n  url: {server}\n  token_env: SIAMFACE_TEST_TOKEN\n"
         f"snapshots:\n  folder: {tmp_path / 'unknown'}\n"
     )

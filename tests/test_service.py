@@ -65,17 +65,21 @@ def test_notifications_arrive_in_order(gallery, tmp_path):
 
 
 class FakeCamera:
-    """Delivers ``frames`` frames, then behaves like a camera that was unplugged."""
+    """Delivers ``frames`` frames, stamped with the test's clock, then behaves like a camera that was unplugged."""
 
-    def __init__(self, frames: int):
+    def __init__(self, frames: int, clock: list[float]):
         self.name = "fake camera"
         self.left = frames
         self.frame = read_image(ASTRONAUT)
+        self.clock = clock
+        self.time = 0.0
+        self.stills = False
 
     def read(self):
         if self.left == 0:
             raise SiamfaceError("source fake camera: camera stopped delivering frames")
         self.left -= 1
+        self.time = self.clock[0]
         return self.frame
 
     def close(self):
@@ -91,7 +95,7 @@ def test_a_vanishing_camera_is_reopened_with_backoff_then_the_process_gives_up(g
         now[0] += seconds
 
     # Opens: a camera with 3 frames; two failed reopen attempts; a camera with 2 frames; then nothing.
-    opens = iter([FakeCamera(3), SiamfaceError("cannot open"), SiamfaceError("cannot open"), FakeCamera(2)])
+    opens = iter([FakeCamera(3, now), SiamfaceError("cannot open"), SiamfaceError("cannot open"), FakeCamera(2, now)])
 
     def open_source(spec, base_dir=None):
         item = next(opens, SiamfaceError("source fake: cannot open"))
@@ -119,15 +123,15 @@ def test_sighup_reloads_a_good_config_refuses_a_bad_one_and_sigterm_stops(galler
     frames = tmp_path / "frames"
     frames.mkdir()
     # Appearances of 4 frames with 4 empty frames between, long enough to still run when signals arrive;
-    # with a short leave_after and no cool-down each appearance gives a new enter event. 0.01 s, not
-    # 0.1: on a fast machine four empty frames pass in under 0.1 s and the track never ends.
+    # with a leave_after shorter than four frames of the folder's time (0.1 s each) and no cool-down,
+    # each appearance gives a new enter event.
     for i in range(480):
         sample = "frame_01.jpg" if i % 8 < 4 else "frame_04.jpg"
         (frames / f"{i:04d}.jpg").symlink_to(REPO / "samples" / "frames" / sample)
     config = tmp_path / "config.yaml"
     body = (
-        f"source: {frames}\ngallery: {gallery}\nmatch:\n  threshold: 0.5\n"
-        "tracking:\n  leave_after: 0.01\n  cooldown: 0\n"
+        f"source: {frames}\ngallery: {gallery}\nmatch:\n  threshold: 0.5\n  track_threshold: 0.5\n"
+        "tracking:\n  leave_after: 0.25\n  cooldown: 0\n"
     )
     config.write_text(body)
     child = subprocess.Popen(
@@ -156,7 +160,10 @@ def test_sighup_reloads_a_good_config_refuses_a_bad_one_and_sigterm_stops(galler
         # 0.999: above what the bundled model gives the enrolled photo placed in a frame (0.984).
         config.write_text(body.replace("threshold: 0.5", "threshold: 0.999"))
         child.send_signal(signal.SIGHUP)
-        wait_for(lambda: any("reloaded: 1 people enrolled, threshold 0.999" in line for line in err), "the reload")
+        wait_for(
+            lambda: any("reloaded: 1 people enrolled, threshold 0.999, track threshold 0.999" in line for line in err),
+            "the reload",
+        )
         seen = len(out)
         wait_for(lambda: any('"unknown"' in line for line in out[seen:]), "events under the new threshold")
         config.write_text("match: [oops\n")

@@ -26,3 +26,8 @@ def test_threshold_holds_its_false_accept_rate_and_margins_trade_names_for_error
         assert stricter["right"] <= looser["right"] and stricter["wrong"] <= looser["wrong"]
     assert rates[0]["right"] >= figures["true_accept_rate"] - 0.05  # no margin: close to the genuine rate
     assert rates[-1]["right"] < rates[0]["right"]
+    # Tracks of video-like frames, each against the 19 people it is not: at their own threshold for
+    # 1 in 100, templates name more of the people than single photos do at theirs.
+    assert figures["tracks"] >= 20 and figures["track_impostor_scores"] == 19 * figures["tracks"]
+    assert figures["track_true_accept_rate"] > figures["true_accept_rate"]
+    assert figures["tracks_named"]["wrong"] <= figures["tracks_named_at_frame_threshold"]["wrong"]

@@ -38,9 +38,12 @@ class Sequence:
         self.name = "synthetic"
         self.frames = iter(frames)
         self.clock = clock
+        self.time = clock[0]
+        self.stills = False
 
     def read(self):
         self.clock[0] += 0.1
+        self.time = self.clock[0]
         return next(self.frames, None)
 
     def close(self):
