@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .atomic import write_atomically
+from .errors import SiamfaceError
 from .match import UNKNOWN, Match
+
+log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4": "mp4v", ".avi": "MJPG"}
 
@@ -30,21 +35,45 @@ class AnnotatedOutput:
         self.path = path
         self._fps = fps
         self._video: cv2.VideoWriter | None = None
-        if path.suffix.lower() not in VIDEO_SUFFIXES:
-            path.mkdir(parents=True, exist_ok=True)
+        self._failed = False
+        video = path.suffix.lower() in VIDEO_SUFFIXES
+        folder = path.parent if video else path
+        try:
+            if path.exists() and path.is_dir() == video:
+                raise SiamfaceError(
+                    f"--annotate {path}: exists and is a {'folder' if video else 'file'} (expected a folder for "
+                    f"images, or a {'/'.join(VIDEO_SUFFIXES)} file)"
+                )
+            folder.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as exc:
+            raise SiamfaceError(f"--annotate {path}: {folder} cannot be written ({exc.strerror})") from None
+
+    def _fail(self, why: str) -> None:
+        """Annotation is for people to look at: losing it is said once, and never stops the loop."""
+        if not self._failed:
+            log.error("--annotate %s: %s; no more annotated frames are written", self.path, why)
+        self._failed = True
 
     def write(self, index: int, frame: np.ndarray) -> None:
+        if self._failed:
+            return
         suffix = self.path.suffix.lower()
         if suffix in VIDEO_SUFFIXES:
             if self._video is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
                 fourcc = cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[suffix])
                 self._video = cv2.VideoWriter(str(self.path), fourcc, self._fps, (frame.shape[1], frame.shape[0]))
+                if not self._video.isOpened():
+                    self._fail("OpenCV cannot open it for writing")
+                    return
             self._video.write(frame)
             return
         ok, data = cv2.imencode(".jpg", frame)
-        if ok:
-            write_atomically(self.path / f"frame_{index:06d}.jpg", lambda handle: handle.write(data.tobytes()))
+        try:
+            if ok:
+                write_atomically(self.path / f"frame_{index:06d}.jpg", lambda handle: handle.write(data.tobytes()))
+        except OSError as exc:
+            self._fail(exc.strerror or str(exc))
 
     def close(self) -> None:
         if self._video is not None:

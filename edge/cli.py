@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -14,7 +15,7 @@ import numpy as np
 
 from . import __version__
 from . import gallery as gallery_io
-from .config import RANGES, SCHEMA, Config
+from .config import RANGES, SCHEMA, Config, check_name
 from .config import load as load_config_file
 from .detect import HaarDetector, largest_face, photo_faces
 from .embed import Embedder
@@ -89,7 +90,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
     config = load_config(args)
     if args.person:
-        name, photos = args.person[0], args.person[1:]
+        name, photos = check_name(args.person[0], "--person"), args.person[1:]
         if not photos:
             raise SiamfaceError(f"--person {name}: no photos given (expected --person NAME PHOTO [PHOTO ...])")
         config.people = {name: [str(Path(p).absolute()) for p in photos]}
@@ -101,11 +102,14 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             )
         people = {name: config.photos_of(name) for name in config.people}
     embedder = Embedder(config.model_path, config.threads)
-    existing = gallery_io.load(config.gallery_path) if config.gallery_path.exists() else None
-    new, report = enroll(existing, people, HaarDetector(config.detector), embedder, progress=not args.quiet)
-    for line in report.skipped:
-        log.warning("skipped %s", line)
-    gallery_io.save(new, config.gallery_path)
+    with gallery_io.locked(config.gallery_path):  # another enrolment waits, then adds to what this one wrote
+        existing = gallery_io.load(config.gallery_path) if config.gallery_path.exists() else None
+        new, report = enroll(
+            existing, people, HaarDetector(config.detector), embedder, not args.quiet, config.gallery_path
+        )
+        for line in report.skipped:
+            log.warning("skipped %s", line)
+        gallery_io.save(new, config.gallery_path)
     print(
         f"enrolled {len(people)} people ({report.embedded} photos embedded, {report.reused} unchanged, "
         f"{len(report.skipped)} skipped); gallery {config.gallery_path} holds {len(new.people)} people"
@@ -126,13 +130,14 @@ def cmd_gallery_list(args: argparse.Namespace) -> int:
 
 def cmd_gallery_remove(args: argparse.Namespace) -> int:
     config = load_config(args)
-    gallery = gallery_io.load(config.gallery_path)
-    if args.name not in gallery.people:
-        raise SiamfaceError(
-            f"{config.gallery_path}: no person {args.name!r} (enrolled: {', '.join(gallery.names()) or 'nobody'})"
-        )
-    del gallery.people[args.name]
-    gallery_io.save(gallery, config.gallery_path)
+    with gallery_io.locked(config.gallery_path):
+        gallery = gallery_io.load(config.gallery_path)
+        if args.name not in gallery.people:
+            raise SiamfaceError(
+                f"{config.gallery_path}: no person {args.name!r} (enrolled: {', '.join(gallery.names()) or 'nobody'})"
+            )
+        del gallery.people[args.name]
+        gallery_io.save(gallery, config.gallery_path)
     print(f"removed {args.name}; {len(gallery.people)} people left")
     return 0
 
@@ -152,7 +157,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         vectors.append(embedder.embed_faces(image, [box])[0])
     score = float(np.dot(vectors[0], vectors[1]))
     verdict = "same person" if score >= config.threshold else "different people"
-    print(f"score {score:.4f}: {verdict} (threshold {config.threshold:.2f})")
+    print(f"score {score:.4f}: {verdict} (threshold {config.threshold:.4f})")
     return 0
 
 
@@ -513,6 +518,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # whoever read stdout went away (face-edge run | head -1): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     log.debug("done in %.2f s", time.perf_counter() - started)
     return code
 

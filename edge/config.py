@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,11 @@ SCHEMA: dict[str, Any] = {
         ),
     },
     "webhook": {
-        "url": ((str, type(None)), None, "an http:// or https:// URL to POST each event to, or null for none"),
+        "url": (
+            (str, type(None)),
+            None,
+            "an http:// or https:// URL (host, and a numeric port if any) to POST each event to, or null",
+        ),
         "token_env": ((str, type(None)), None, "the name of an environment variable holding a bearer token, or null"),
         "token_file": (
             (str, type(None)),
@@ -120,6 +125,16 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
+
+def _is_http_url(text: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 (a port that is not a number raises here, not at the first event)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 # Range checks that types alone don't catch: key -> (predicate, message from SCHEMA).
 RANGES = {
     "detector.scale_factor": lambda v: v > 1.0,
@@ -141,7 +156,7 @@ RANGES = {
     "tracking.min_similarity": lambda v: -1.0 <= v <= 1.0,
     "quality.min_face": lambda v: v >= 1,
     "quality.min_sharpness": lambda v: v >= 0,
-    "webhook.url": lambda v: v.startswith(("http://", "https://")),
+    "webhook.url": lambda v: _is_http_url(v),
     "webhook.timeout": lambda v: v > 0,
     "webhook.retries": lambda v: v >= 0,
     "mqtt.port": lambda v: 1 <= v <= 65535,
@@ -214,11 +229,24 @@ class Config:
         return found
 
 
+def check_name(name: object, where: str) -> str:
+    """A person's name as events, topics and `gallery list` print it: one line, not blank, not 'unknown'."""
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or name.strip() == "unknown"
+        or any(not c.isprintable() for c in name)
+    ):
+        raise SiamfaceError(
+            f"{where}: name {name!r}, expected a non-blank name on one line (no control characters), not 'unknown'"
+        )
+    return name
+
+
 def _check_people(people: dict, where: str) -> dict[str, list[str]]:
     checked = {}
     for name, photos in people.items():
-        if not isinstance(name, str) or not name.strip() or name == "unknown":
-            raise SiamfaceError(f"{where}: people: name {name!r}, expected a non-empty name other than 'unknown'")
+        check_name(name, f"{where}: people")
         if isinstance(photos, str):
             photos = [photos]
         if not isinstance(photos, list) or not photos or not all(isinstance(p, str) for p in photos):
@@ -309,6 +337,10 @@ def _drop_retired(data: Any, where: str) -> Any:
     return data
 
 
+def text_line(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
 def load(path: str | Path | None) -> Config:
     """Load ``path``; with None, ./config.yaml when it exists, else built-in defaults."""
     if path is None:
@@ -321,6 +353,15 @@ def load(path: str | Path | None) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SiamfaceError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise SiamfaceError(f"{path}: is a folder, expected a config file (config.yaml)") from None
+    except PermissionError:
+        raise SiamfaceError(f"{path}: config file not readable by this user (check its owner and mode)") from None
+    except UnicodeDecodeError as exc:
+        line = text_line(path.read_bytes(), exc.start)
+        raise SiamfaceError(f"{path}: line {line}: not UTF-8 text (byte {exc.object[exc.start]:#04x})") from None
+    except OSError as exc:
+        raise SiamfaceError(f"{path}: config file cannot be read ({exc.strerror})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -36,8 +36,12 @@ def cascade_path(name: str) -> Path:
 class HaarDetector:
     def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
         path = cascade_path(settings.cascade)
-        self._cascade = cv2.CascadeClassifier(str(path))
-        if self._cascade.empty():
+        try:
+            self._cascade = cv2.CascadeClassifier(str(path))
+            loaded = not self._cascade.empty()
+        except (cv2.error, SystemError):  # OpenCV raises on a file that is not cascade XML at all
+            loaded = False
+        if not loaded:
             raise SiamfaceError(f"{path}: not a Haar cascade OpenCV can load (detector.cascade)")
         self.settings = settings
 

@@ -37,11 +37,13 @@ def enroll(
     detector: HaarDetector,
     embedder: Embedder,
     progress: bool = True,
+    gallery_path: str | Path = "gallery",
 ) -> tuple[Gallery, EnrollReport]:
     """Return a new gallery with ``people`` (re)enrolled from their photos, and what happened.
 
     People already in ``gallery`` and not named here are kept. A gallery made with another model
-    is rebuilt from scratch: its embeddings cannot be mixed with this model's.
+    cannot mix its embeddings with this model's: everyone in it is embedded again from the photos
+    it recorded, and if anyone's photos are gone, nothing is changed and the error says what to do.
     """
     same_model = gallery is not None and (gallery.model_sha256, gallery.preprocess_version) == (
         embedder.fingerprint,
@@ -51,10 +53,17 @@ def enroll(
     if same_model:
         result.people = {name: records for name, records in gallery.people.items() if name not in people}
     elif gallery is not None and gallery.people:
-        log.warning(
-            "gallery was made with another model: re-embedding everyone named now, dropping %s",
-            ", ".join(sorted(set(gallery.people) - set(people))) or "nobody",
-        )
+        others = {name: [Path(r.path) for r in records] for name, records in gallery.people.items()}
+        others = {name: photos for name, photos in others.items() if name not in people}
+        lost = sorted(name for name, photos in others.items() if not any(p.is_file() for p in photos))
+        if lost:
+            raise SiamfaceError(
+                f"{gallery_path}: made with another model, and the photos of {', '.join(lost)} are gone, so they "
+                "cannot be embedded again: enrol them again with --person NAME PHOTO ..., remove them with "
+                "'face-edge gallery remove NAME', or move the gallery aside to start a new one; nothing was changed"
+            )
+        log.warning("gallery was made with another model: everyone in it is embedded again from their photos")
+        people = {**{n: [p for p in photos if p.is_file()] for n, photos in others.items()}, **people}
     known = {(r.path, r.sha256): r for recs in (gallery.people.values() if same_model else ()) for r in recs}
     report = EnrollReport()
     total = sum(len(photos) for photos in people.values())

@@ -7,9 +7,12 @@ each embedding came from, so re-enrolment embeds only what changed.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +63,20 @@ class Gallery:
             )
 
 
+@contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold the gallery's lock for a read-change-write (enrol, remove), so that two at once both land:
+    the second waits, then reads what the first wrote. Readers need no lock: writes are atomic."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def save(gallery: Gallery, path: str | Path) -> None:
     embeddings = [rec.embedding for name in gallery.names() for rec in gallery.people[name]]
     header = {
@@ -83,21 +100,39 @@ def load(path: str | Path) -> Gallery:
     path = Path(path)
     if not path.is_file():
         raise SiamfaceError(f"{path}: gallery file not found; create it with 'face-edge enroll'")
+    # A damaged gallery cannot be enrolled into either: the way out is to move it aside.
+    fix = f"move it aside (mv {path} {path}.broken) and enrol again with 'face-edge enroll'"
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(bytes(data["header"]).decode("utf-8"))
             matrix = np.array(data["embeddings"], dtype=np.float32)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, io.UnsupportedOperation) as exc:
-        raise SiamfaceError(
-            f"{path}: not a readable siamface gallery ({exc}); re-create it with 'face-edge enroll'"
-        ) from None
-    if header.get("format") != FORMAT:
-        raise SiamfaceError(f"{path}: gallery format {header.get('format')!r}, this runtime reads format {FORMAT}")
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        KeyError,
+        zipfile.BadZipFile,
+        UnicodeDecodeError,
+        io.UnsupportedOperation,
+    ) as exc:
+        raise SiamfaceError(f"{path}: not a readable siamface gallery ({exc or 'empty file'}); {fix}") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        found = header.get("format") if isinstance(header, dict) else header
+        raise SiamfaceError(f"{path}: gallery format {found!r}, this runtime reads format {FORMAT}; {fix}")
     rows = iter(matrix)
     people = {}
     try:
         for name, records in header["people"].items():
             people[name] = [PhotoRecord(r["path"], r["sha256"], r["enrolled_at"], next(rows)) for r in records]
+        gallery = Gallery(
+            str(header["model_sha256"]), int(header["preprocess_version"]), int(header["embedding_size"]), people
+        )
     except StopIteration:
-        raise SiamfaceError(f"{path}: gallery header lists more photos than it has embeddings (file damaged)") from None
-    return Gallery(header["model_sha256"], int(header["preprocess_version"]), int(header["embedding_size"]), people)
+        raise SiamfaceError(f"{path}: gallery header lists more photos than it has embeddings; {fix}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SiamfaceError(f"{path}: gallery header damaged ({type(exc).__name__}: {exc}); {fix}") from None
+    if matrix.ndim != 2 or (len(matrix) and matrix.shape[1] != gallery.embedding_size):
+        raise SiamfaceError(
+            f"{path}: embeddings of shape {matrix.shape}, the header says {gallery.embedding_size} wide; {fix}"
+        )
+    return gallery

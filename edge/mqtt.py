@@ -20,6 +20,9 @@ def topic_part(text: str) -> str:
     return re.sub(r"[/+#\s]+", "_", text) or "_"
 
 
+OFFLINE_QUEUE = 1000  # messages held while the broker is away; paho refuses more until it is back
+
+
 class MqttPublisher:
     def __init__(
         self,
@@ -47,6 +50,9 @@ class MqttPublisher:
             self._client.tls_set()
         self._client.on_connect = self._on_connect
         self._client.reconnect_delay_set(1, 30)
+        # While the broker is away events queue in memory: a bounded number, not all of a long outage.
+        self._client.max_queued_messages_set(OFFLINE_QUEUE)
+        self._queue_full = mqtt.MQTT_ERR_QUEUE_SIZE
         self._client.connect_async(host, port, keepalive=30)
         self._client.loop_start()
 
@@ -57,8 +63,10 @@ class MqttPublisher:
         client.publish(self.availability, "online", qos=1, retain=True)
 
     def publish(self, event_json: str, name: str) -> None:
-        self._client.publish(f"{self._base}/events", event_json, qos=1)
+        first = self._client.publish(f"{self._base}/events", event_json, qos=1)
         self._client.publish(f"{self._base}/person/{topic_part(name)}", event_json, qos=1)
+        if first.rc == self._queue_full:
+            log.warning("mqtt: broker away and %d messages waiting: event dropped", OFFLINE_QUEUE)
 
     def close(self, timeout: float = 3.0) -> None:
         info = self._client.publish(self.availability, "offline", qos=1, retain=True)

@@ -2,16 +2,17 @@
 
 Faces are tracked across frames; each person gives one ``enter`` event (named on the track's
 template of the frames whose face passed the quality gate, or unknown), an ``identified`` event if
-an announced unknown is named later, and one ``leave`` event. Time is the frames' own (sources.py). Signals only set
-flags, acted on between frames: SIGHUP reloads config and gallery (a bad new config is refused and
-the old one stays), SIGTERM stops. A camera that stops delivering frames is reopened with back-off;
-after ``service.exit_after`` seconds without a frame the loop gives up with exit status 1, so that
-systemd restarts the service.
+an announced unknown is named later, and one ``leave`` event; time is the frames' own (sources.py).
+Signals only set flags, acted on between frames: SIGHUP reloads config and gallery (a bad new
+config is refused and the old one stays), SIGTERM stops. A camera that stops delivering frames is
+reopened with back-off; after ``service.exit_after`` seconds without a frame the loop gives up with
+exit status 1, so that systemd restarts the service.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,30 +93,27 @@ class Runner:
         annotate: Path | None = None,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._load_config = load_config
         self._max_frames = max_frames
         self._annotate = annotate
         self._notifier = notifier or Notifier()
         self._clock = clock
-        self._sleep = sleep
+        self._stopping = threading.Event()
+        # Waits between camera reopen attempts end at once on a stop request (tests pass a fake).
+        self._sleep = sleep or self._stopping.wait
         self._stop = False
         self._reload = False
         self.reconnects = 0
         self.frames = 0
         self._faces: dict[int, np.ndarray] = {}  # track -> its latest face crop, when snapshots are on
-        self._webhook: Webhook | None = None
-        self._webhook_settings: tuple | None = None
-        self._snapshots: Snapshots | None = None
-        self._mqtt: MqttPublisher | None = None
-        self._mqtt_settings: tuple | None = None
-        self._metrics: Metrics | None = None
-        self._metrics_port: int | None = None
-        self._snapshot_settings: tuple | None = None
+        # kind -> (the settings it was built from, the output or None); see sink_settings
+        self._sinks: dict[str, tuple[tuple | None, object]] = dict.fromkeys(SINKS, (None, None))
 
     def request_stop(self) -> None:
         self._stop = True
+        self._stopping.set()
 
     def request_reload(self) -> None:
         self._reload = True
@@ -126,11 +124,11 @@ class Runner:
         runtime = load_runtime(self._load_config())
         annotate = self._annotate or runtime.config.annotate
         output = AnnotatedOutput(annotate) if annotate else None
+        self._swap_sinks(self._build_sinks(runtime.config))  # an output that cannot work stops us here
         source = open_source(runtime.config.source, runtime.config.base_dir)
         log.info("running on %s with %d people enrolled", source.name, len(runtime.pipeline.matcher.names))
         tracker = Tracker(runtime.pipeline.matcher, runtime.config.tracking)
         tracker_time = 0.0
-        self._open_sinks(runtime.config)
         totals = dict.fromkeys(STAGES, 0.0)
         faces = 0
         last_frame = window_start = self._clock()
@@ -146,13 +144,15 @@ class Runner:
                         self._emit(tracker.close(tracker_time, old_source.stills), runtime.config.camera)
                     tracker.settings = runtime.config.tracking  # open tracks carry on
                     tracker.matcher = runtime.pipeline.matcher
-                    self._open_sinks(runtime.config)
                 try:
                     frame = source.read()
                 except SiamfaceError as exc:
                     log.warning("%s", exc)
                     source.close()
-                    source = self._reopen(runtime.config, last_frame)
+                    reopened = self._reopen(runtime.config, last_frame)
+                    if reopened is None:  # told to stop while waiting for the camera: a stop like any other
+                        break
+                    source = reopened
                     continue
                 if frame is None:
                     break
@@ -196,7 +196,10 @@ class Runner:
             self._emit(tracker.close(tracker_time, source.stills), runtime.config.camera)
             self._close_sinks()
             self._notifier.stopping()
-            source.close()
+            try:
+                source.close()  # it may be closed already, after a camera was lost
+            except Exception as exc:
+                log.warning("closing %s: %s", source.name, exc)
             if output:
                 output.close()
         if self.frames:
@@ -218,46 +221,52 @@ class Runner:
                 self._metrics.events.labels(e.kind, "unknown" if e.name == UNKNOWN else "named").inc()
             face = self._faces.get(e.track)
             if self._snapshots and face is not None and e.kind == "enter" and e.name == UNKNOWN:
-                self._snapshots.save(face, f"track{e.track}")
+                try:
+                    self._snapshots.save(face, f"track{e.track}")
+                except OSError as exc:  # a full disk loses a crop, never the service
+                    log.warning("snapshot of track %d not saved: %s", e.track, exc)
 
-    def _open_sinks(self, config: Config) -> None:
-        """The optional outputs; rebuilt on reload only when their settings changed."""
-        webhook = (config.webhook_url, config.webhook_token, config.webhook_timeout, config.webhook_retries)
-        if webhook != self._webhook_settings:
-            if self._webhook:
-                self._webhook.close()
-            self._webhook = Webhook(*webhook) if config.webhook_url else None
-            self._webhook_settings = webhook
-        mqtt = (
-            config.mqtt_host,
-            config.mqtt_port,
-            config.camera,
-            config.mqtt_prefix,
-            config.mqtt_username,
-            config.mqtt_password,
-            config.mqtt_tls,
-        )
-        if mqtt != self._mqtt_settings:
-            if self._mqtt:
-                self._mqtt.close()
-            self._mqtt = MqttPublisher(*mqtt) if config.mqtt_host else None
-            self._mqtt_settings = mqtt
-        if config.prometheus_port != self._metrics_port:
-            if self._metrics:
-                self._metrics.close()
-            self._metrics = Metrics(config.prometheus_port) if config.prometheus_port is not None else None
-            self._metrics_port = config.prometheus_port
-        snapshots = (config.snapshots, config.snapshots_max_files, config.snapshots_max_age_days)
-        if snapshots != self._snapshot_settings:
-            self._snapshots = Snapshots(*snapshots) if config.snapshots else None
-            self._snapshot_settings = snapshots
+    @property
+    def _webhook(self) -> Webhook | None:
+        return self._sinks["webhook"][1]
+
+    @property
+    def _mqtt(self) -> MqttPublisher | None:
+        return self._sinks["mqtt"][1]
+
+    @property
+    def _metrics(self) -> Metrics | None:
+        return self._sinks["metrics"][1]
+
+    @property
+    def _snapshots(self) -> Snapshots | None:
+        return self._sinks["snapshots"][1]
+
+    def _build_sinks(self, config: Config) -> dict[str, tuple[tuple, object]]:
+        """The outputs whose settings changed, built anew beside the running ones: all or none (one
+        that fails closes those built before it, and raises)."""
+        built: dict[str, tuple[tuple, object]] = {}
+        try:
+            for kind, settings in sink_settings(config).items():
+                if settings != self._sinks[kind][0]:
+                    built[kind] = (settings, SINKS[kind](settings))
+        except BaseException:
+            for _, sink in built.values():
+                _close(sink)
+            raise
+        return built
+
+    def _swap_sinks(self, built: dict[str, tuple[tuple, object]]) -> None:
+        for kind, (settings, sink) in built.items():
+            _close(self._sinks[kind][1])
+            self._sinks[kind] = (settings, sink)
 
     def _close_sinks(self) -> None:
-        for sink in (self._webhook, self._mqtt, self._metrics):
-            if sink:
-                sink.close()
+        for _, sink in self._sinks.values():
+            _close(sink)
 
-    def _reopen(self, config: Config, last_frame: float) -> FrameSource:
+    def _reopen(self, config: Config, last_frame: float) -> FrameSource | None:
+        """The source opened again, with back-off; None if a stop was requested meanwhile."""
         backoff = 0.5
         while not self._stop:
             waited = self._clock() - last_frame
@@ -267,6 +276,8 @@ class Runner:
                     "exiting so that the service is restarted"
                 )
             self._sleep(min(backoff, config.exit_after - waited))
+            if self._stop:
+                return None
             try:
                 source = open_source(config.source, config.base_dir)
             except SiamfaceError as exc:
@@ -278,21 +289,62 @@ class Runner:
                 log.info("source %s reopened (reconnect %d)", source.name, self.reconnects)
                 return source
             backoff = min(backoff * 2, config.max_backoff)
-        raise CameraGone("stopped while waiting for the camera")
+        return None
 
     def _reloaded(self, runtime: Runtime, source: FrameSource) -> tuple[Runtime, FrameSource]:
+        """All or nothing: the new runtime, outputs and source are built beside the running ones and
+        swapped in only when every one of them works; otherwise one line is logged and all stays."""
+        built: dict[str, tuple[tuple, object]] = {}
         try:
             new = load_runtime(self._load_config())
-        except SiamfaceError as exc:
-            log.error("reload refused, the running config stays in force: %s", exc)
+            built = self._build_sinks(new.config)
+            changed = (new.config.source, new.config.base_dir) != (runtime.config.source, runtime.config.base_dir)
+            new_source = open_source(new.config.source, new.config.base_dir) if changed else source
+        except Exception as exc:  # whatever goes wrong, a reload must not end the service
+            for _, sink in built.values():
+                _close(sink)
+            reason = str(exc) if isinstance(exc, SiamfaceError) else f"{type(exc).__name__}: {exc}"
+            log.error("reload refused, the running config stays in force: %s", reason)
             return runtime, source
-        if (new.config.source, new.config.base_dir) != (runtime.config.source, runtime.config.base_dir):
+        if new_source is not source:
             source.close()
-            source = open_source(new.config.source, new.config.base_dir)
+        self._swap_sinks(built)
         log.info(
             "reloaded: %d people enrolled, threshold %.3f, track threshold %.3f",
             len(new.pipeline.matcher.names),
             new.config.threshold,
             new.config.tracking.threshold,
         )
-        return new, source
+        return new, new_source
+
+
+def sink_settings(config: Config) -> dict[str, tuple]:
+    """What each optional output is built from; an output is rebuilt on reload only when this changed."""
+    return {
+        "webhook": (config.webhook_url, config.webhook_token, config.webhook_timeout, config.webhook_retries),
+        "mqtt": (
+            config.mqtt_host,
+            config.mqtt_port,
+            config.camera,
+            config.mqtt_prefix,
+            config.mqtt_username,
+            config.mqtt_password,
+            config.mqtt_tls,
+        ),
+        "metrics": (config.prometheus_port,),
+        "snapshots": (config.snapshots, config.snapshots_max_files, config.snapshots_max_age_days),
+    }
+
+
+SINKS = {
+    "webhook": lambda s: Webhook(*s) if s[0] else None,
+    "mqtt": lambda s: MqttPublisher(*s) if s[0] else None,
+    "metrics": lambda s: Metrics(s[0]) if s[0] is not None else None,
+    "snapshots": lambda s: Snapshots(*s) if s[0] else None,
+}
+
+
+def _close(sink: object) -> None:
+    close = getattr(sink, "close", None)
+    if close is not None:
+        close()

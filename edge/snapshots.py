@@ -3,6 +3,7 @@ kept on the device, capped in number and age."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import cv2
 import numpy as np
 
 from .atomic import write_atomically
+from .errors import SiamfaceError
 from .preprocess import expand_box
 
 
@@ -18,7 +20,14 @@ class Snapshots:
         self.folder = folder
         self._max_files = max_files
         self._max_age = max_age_days * 86400
-        folder.mkdir(parents=True, exist_ok=True)
+        try:  # found out now, not at the first stranger (a unit's ProtectSystem= makes most paths read-only)
+            folder.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as exc:
+            raise SiamfaceError(
+                f"snapshots.folder: {folder} cannot be written ({exc.strerror}); choose a writable folder "
+                "(under systemd, one in ReadWritePaths=) or set it to null"
+            ) from None
 
     @staticmethod
     def crop(frame: np.ndarray, box) -> np.ndarray:

@@ -187,7 +187,9 @@ class Tracker:
             lately = self._name(template_of(np.stack(track.recent)), len(track.recent))
             if lately.name not in (UNKNOWN, track.name):
                 return self._split(track, now)
-        track.score = float(self.matcher.person_scores(track.template[None])[0, self.matcher.names.index(track.name)])
+        if track.name in self.matcher.names:  # a reload may have removed them from the gallery
+            scores = self.matcher.person_scores(track.template[None])[0]
+            track.score = float(scores[self.matcher.names.index(track.name)])
         return []
 
     def _split(self, track: Track, now: float) -> list[TrackEvent]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import queue
 import threading
@@ -44,7 +45,10 @@ class Webhook:
 
     def _run(self) -> None:
         while (body := self._queue.get()) is not None:
-            self._deliver(body)
+            try:
+                self._deliver(body)
+            except Exception as exc:  # the thread outlives any one event: a dead thread drops every later one
+                log.warning("webhook %s: event not delivered (%s: %s)", self.url, type(exc).__name__, exc)
 
     def _deliver(self, body: bytes) -> None:
         headers = {"Content-Type": "application/json"}
@@ -57,7 +61,13 @@ class Webhook:
                     response.read()
                 self.sent += 1
                 return
-            except (urllib.error.URLError, OSError) as exc:
+            except urllib.error.HTTPError as exc:
+                # A client error (bad token, wrong path) will not mend by asking again; 408 and 429 may.
+                if (400 <= exc.code < 500 and exc.code not in (408, 429)) or attempt == self._retries:
+                    log.warning("webhook %s: event refused with HTTP %d (%s)", self.url, exc.code, exc.reason)
+                    return
+                time.sleep(0.5 * 2**attempt)
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 if attempt == self._retries:
                     log.warning("webhook %s: giving up on an event after %d attempts (%s)", self.url, attempt + 1, exc)
                     return
