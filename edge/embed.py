@@ -29,6 +29,10 @@ class Embedder:
             data = self.path.read_bytes()
         except FileNotFoundError:
             raise SiamfaceError(f"{self.path}: model file not found (model.path)") from None
+        except IsADirectoryError:
+            raise SiamfaceError(f"{self.path}: is a folder, expected an ONNX model file (model.path)") from None
+        except OSError as exc:
+            raise SiamfaceError(f"{self.path}: model file cannot be read ({exc.strerror}) (model.path)") from None
         self.fingerprint = hashlib.sha256(data).hexdigest()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

@@ -441,3 +441,8 @@ def test_a_stop_while_the_camera_is_gone_is_prompt_and_a_clean_exit(astronaut_ga
     assert time.monotonic() - started < 3.0  # not the rest of a 10 s back-off, nor exit_after's 60 s
     events = [(e["event"], e["name"]) for e in map(json.loads, capsys.readouterr().out.splitlines())]
     assert events == [("enter", "eileen"), ("leave", "eileen")]
+
+
+def test_a_folder_given_as_the_model_is_a_one_line_error(tmp_path, capsys):
+    line = _one_line(capsys, ["verify", "--model", str(tmp_path), ASTRONAUT, ASTRONAUT])
+    assert "is a folder, expected an ONNX model file (model.path)" in line
