@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from edge import config as config_io
+from edge import gallery as gallery_io
 from edge.detect import DetectorSettings, HaarDetector
 from edge.embed import Embedder
 from edge.enroll import enroll
@@ -90,9 +91,9 @@ def enrolled_for(clip: Path, every_clip: list[Path]) -> dict[str, list[Path]]:
 
 def play(
     clip: Path, config: config_io.Config, samples: set[int]
-) -> tuple[list[tuple[int, float, TrackEvent]], dict[int, set[str]], float]:
-    """The clip through the device loop: events with (frame, media time), the names the tracks carry
-    on each sampled frame, and the clip's length in seconds."""
+) -> tuple[list[tuple[int, float, TrackEvent]], dict[int, set[str]]]:
+    """The clip through the device loop: events with (frame, media time), and the names the tracks
+    carry on each sampled frame."""
     runtime = load_runtime(config)
     tracker = Tracker(runtime.pipeline.matcher, config.tracking)
     source = open_source(str(clip / "clip.mp4"))
@@ -107,7 +108,7 @@ def play(
         events += [(index, source.time, e) for e in tracker.close(source.time, source.stills)]
     finally:
         source.close()
-    return events, named, source.time
+    return events, named
 
 
 def sampled_frames(clip: Path) -> tuple[float, list[int]]:
@@ -207,11 +208,9 @@ def run(
             for line in report.skipped:
                 print(f"  {clip.name}: skipped {line}", file=sys.stderr)
             path = Path(scratch) / f"{clip.name}.npz"
-            from edge import gallery as gallery_io
-
             gallery_io.save(gallery, path)
             _, samples = sampled_frames(clip)
-            events, named, _ = play(clip, replace(base, gallery_path=path), set(samples))
+            events, named = play(clip, replace(base, gallery_path=path), set(samples))
             result = score(clip, truth, set(gallery.people), events)
             dlib = dlib_names(clip, people, samples) if with_dlib else None
             for name in result.appearances:

@@ -329,7 +329,10 @@ def _table(r: dict, identify: bool) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-def _photo_track(path: Path, detector: HaarDetector, embedder: Embedder, rng: np.random.Generator):
+TRACK_FRAMES = 6  # frames of one pose per calibration track: a person standing still, the hardest case
+
+
+def _photo_track(path: Path, detector: HaarDetector, embedder: Embedder, rng: np.random.Generator) -> np.ndarray | None:
     """A video-like track made from one photo (edge/degrade.py), or None when it is gone or has no clear face."""
     from .degrade import sequence_embeddings
     from .enroll import portrait_face
@@ -341,9 +344,6 @@ def _photo_track(path: Path, detector: HaarDetector, embedder: Embedder, rng: np
         return None
     box = portrait_face(photo_faces(detector, image))
     return None if box is None else sequence_embeddings([(image, box)], TRACK_FRAMES, embedder, rng)
-
-
-TRACK_FRAMES = 6  # frames of one pose per calibration track: a person standing still, the hardest case
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

@@ -156,7 +156,7 @@ RANGES = {
     "tracking.min_similarity": lambda v: -1.0 <= v <= 1.0,
     "quality.min_face": lambda v: v >= 1,
     "quality.min_sharpness": lambda v: v >= 0,
-    "webhook.url": lambda v: _is_http_url(v),
+    "webhook.url": _is_http_url,
     "webhook.timeout": lambda v: v > 0,
     "webhook.retries": lambda v: v >= 0,
     "mqtt.port": lambda v: 1 <= v <= 65535,
@@ -337,7 +337,7 @@ def _drop_retired(data: Any, where: str) -> Any:
     return data
 
 
-def text_line(data: bytes, offset: int) -> int:
+def _text_line(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
@@ -358,7 +358,7 @@ def load(path: str | Path | None) -> Config:
     except PermissionError:
         raise SiamfaceError(f"{path}: config file not readable by this user (check its owner and mode)") from None
     except UnicodeDecodeError as exc:
-        line = text_line(path.read_bytes(), exc.start)
+        line = _text_line(path.read_bytes(), exc.start)
         raise SiamfaceError(f"{path}: line {line}: not UTF-8 text (byte {exc.object[exc.start]:#04x})") from None
     except OSError as exc:
         raise SiamfaceError(f"{path}: config file cannot be read ({exc.strerror})") from None
