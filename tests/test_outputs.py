@@ -84,7 +84,7 @@ def test_run_posts_events_and_keeps_unknown_faces(server, tmp_path, monkeypatch,
     capsys.readouterr()
     assert main(["run", "--config", str(config)]) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    # One face in three of the frames, unknown at 0.999 (the bundled model scores it 0.993). How many
+    # One face in three of the frames, unknown at 0.999 (above what the bundled model scores it). How many
     # tracks it makes as it jumps across the picture depends on how alike the model finds it (1 with
     # the bundled model, 3 with the PCA one); every track enters once, leaves once, leaves one snapshot.
     enters = [e for e in printed if e["event"] == "enter"]
