@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics
+from .embed import l2_normalize
 from .gallery import Gallery
 
 # Fewer expected false accepts than this in the impostor set makes the threshold a rough guess.
@@ -82,7 +83,7 @@ def running_templates(sequence: np.ndarray, min_frames: int) -> np.ndarray:
     holds each frame's embedding times its weight; a frame of weight 0 is not usable."""
     sequence = sequence[np.abs(sequence).sum(axis=1) > 0]
     totals = np.cumsum(sequence, axis=0)[min_frames - 1 :]
-    return totals / np.maximum(np.linalg.norm(totals, axis=1, keepdims=True), 1e-12)
+    return l2_normalize(totals)
 
 
 def track_scores(

@@ -1,4 +1,4 @@
-"""Whether a detected face is good enough to vote on who it is: big enough and sharp enough."""
+"""How much a detected face counts towards its track's name: nothing when too small or blurred."""
 
 from __future__ import annotations
 
@@ -17,10 +17,6 @@ def sharpness(frame: np.ndarray, box: Sequence[int]) -> float:
     gray = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY) if face.ndim == 3 else face
     gray = cv2.resize(gray, (64, 64), interpolation=cv2.INTER_AREA)
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
-
-
-def usable(frame: np.ndarray, boxes: np.ndarray, min_size: int, min_sharpness: float) -> list[bool]:
-    return [int(b[2]) >= min_size and sharpness(frame, b) >= min_sharpness for b in boxes]
 
 
 # The gate's defaults (quality.min_face, quality.min_sharpness)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .embed import l2_normalize
 from .match import UNKNOWN, Match, Matcher
 
 
@@ -53,7 +54,7 @@ class Track:
 
     @property
     def template(self) -> np.ndarray:
-        return self.total / max(float(np.linalg.norm(self.total)), 1e-12)
+        return l2_normalize(self.total[None])[0]
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,9 @@ def iou(a, b) -> float:
     return inter / union if union else 0.0
 
 
-def template_of(embeddings: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """The normalised weighted mean of unit embeddings: what a track is matched on."""
-    total = (embeddings if weights is None else embeddings * weights[:, None]).sum(axis=0)
-    return total / max(float(np.linalg.norm(total)), 1e-12)
+def template_of(embeddings: np.ndarray) -> np.ndarray:
+    """The normalised mean of unit embeddings: what a track is matched on."""
+    return l2_normalize(embeddings.sum(axis=0, keepdims=True))[0]
 
 
 class Tracker:
@@ -137,12 +137,14 @@ class Tracker:
     def _associate(self, boxes: np.ndarray, embeddings: np.ndarray) -> list[tuple[int, Track | None]]:
         """Greedy: the strongest face-track links first; faces left over start new tracks."""
         candidates = []
+        # The template is steadier than any one blurred frame; worked out once a frame, not per face.
+        templates = {t.id: t.template for t in self.tracks if t.total is not None}
         for i, box in enumerate(boxes):
             for track in self.tracks:
                 overlap = iou(box, track.box)
                 similar = float(embeddings[i] @ track.embedding)
-                if track.total is not None:  # the template is steadier than any one blurred frame
-                    similar = max(similar, float(embeddings[i] @ track.template))
+                if track.id in templates:
+                    similar = max(similar, float(embeddings[i] @ templates[track.id]))
                 # Overlap alone would merge two people who stand on the same spot one after the other.
                 if similar >= self.settings.min_similarity and (
                     overlap >= self.settings.min_iou or similar >= self.settings.jump_similarity
