@@ -31,13 +31,16 @@ def draw(frame: np.ndarray, boxes: np.ndarray, matches: list[Match]) -> np.ndarr
 class AnnotatedOutput:
     """Writes to a folder of JPEGs, or to one video file when the path ends in .mp4 or .avi."""
 
-    def __init__(self, path: Path, fps: float = 10.0) -> None:
+    def __init__(self, path: Path, fps: float = 10.0, source: Path | None = None) -> None:
+        """``source``: the file or folder being read, if any, which must never be written over."""
         self.path = path
         self._fps = fps
         self._video: cv2.VideoWriter | None = None
         self._failed = False
         video = path.suffix.lower() in VIDEO_SUFFIXES
         folder = path.parent if video else path
+        if source is not None and path.exists() and source.exists() and path.samefile(source):
+            raise SiamfaceError(f"--annotate {path}: is the source being read; name another file or folder")
         try:
             if path.exists() and path.is_dir() == video:
                 raise SiamfaceError(

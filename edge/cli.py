@@ -41,6 +41,7 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.source is not None:
         # A path given on the command line is relative to where the command runs, not to the config.
         config.source = str(Path(args.source).absolute()) if Path(args.source).exists() else args.source
+        config.source_given = True
     if args.model is not None:
         config.model_path = Path(args.model).absolute()
     if args.gallery is not None:

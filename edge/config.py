@@ -204,6 +204,7 @@ class Config:
     exit_after: float = 60.0
     max_backoff: float = 10.0
     status_every: float = 10.0
+    source_given: bool = True  # False: the config (or its absence) left `source` at the default, camera 0
 
     @property
     def base_dir(self) -> Path:
@@ -259,6 +260,7 @@ def parse(data: Any, path: Path | None) -> Config:
     where = str(path) if path else "defaults"
     v = check_section(_drop_retired(data, where), SCHEMA, "", where, RANGES)
     config = Config(
+        source_given=isinstance(data, dict) and "source" in data,
         path=path,
         source=str(v["source"]),
         camera=v["camera"],

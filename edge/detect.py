@@ -105,17 +105,21 @@ def largest_face(boxes: np.ndarray) -> np.ndarray | None:
 # "finds" a reflection 0.05 of the side on the helmet in samples/frames/frame_04.jpg.
 PHOTO_MIN_NEIGHBORS = 3
 PHOTO_MIN_FACE = 0.2  # of the photo's shorter side, for the second search only
-PHOTO_SEARCH = (PHOTO_MIN_NEIGHBORS, PHOTO_MIN_FACE)  # for cache keys: what a photo's boxes depend on
+PHOTO_SEARCH_SIDE = 2048  # the longest side a photo is searched at, in pixels
+# For cache keys: what a photo's boxes depend on.
+PHOTO_SEARCH = (PHOTO_MIN_NEIGHBORS, PHOTO_MIN_FACE, PHOTO_SEARCH_SIDE)
 
 
 def photo_faces(detector: HaarDetector, image: np.ndarray) -> np.ndarray:
     """Face boxes in a still photo: as in a live frame but at full resolution (``detector.downscale``
     buys a live loop speed; a photo is searched once), or if there are none, a face of at least a
     fifth of the photo searched for less strictly."""
-    boxes = detector.detect(image, downscale=1.0)
+    # A large photo is searched on a smaller copy: Haar's memory grows with the pixels searched.
+    downscale = max(1.0, max(image.shape[:2]) / PHOTO_SEARCH_SIDE)
+    boxes = detector.detect(image, downscale=downscale)
     if len(boxes) == 0 and detector.settings.min_neighbors > PHOTO_MIN_NEIGHBORS:
         floor = max(detector.settings.min_size, round(PHOTO_MIN_FACE * min(image.shape[:2])))
-        boxes = detector.detect(image, PHOTO_MIN_NEIGHBORS, floor, downscale=1.0)
+        boxes = detector.detect(image, PHOTO_MIN_NEIGHBORS, floor, downscale=downscale)
     return boxes
 
 

@@ -92,6 +92,9 @@ def _embed_photo(
     except OSError as exc:
         report.skipped.append(f"{photo}: cannot read ({exc.strerror})")
         return None
+    except SiamfaceError as exc:
+        report.skipped.append(str(exc))
+        return None
     path = str(photo.absolute())
     if (path, digest) in known:
         report.reused += 1

@@ -25,7 +25,7 @@ class Notifier:
             self._socket.setblocking(False)
         usec = int(env.get("WATCHDOG_USEC", "0") or 0)
         # Ping at half the watchdog interval, as systemd recommends.
-        self._watchdog_every = usec / 2e6 if usec else None
+        self.watchdog_every = usec / 2e6 if usec else None
         self._last_watchdog = 0.0
 
     @property
@@ -46,7 +46,7 @@ class Notifier:
     def watchdog(self) -> None:
         """Call after each processed frame; sends only as often as the watchdog needs."""
         now = time.monotonic()
-        if self._watchdog_every is None or now - self._last_watchdog >= self._watchdog_every:
+        if self.watchdog_every is None or now - self._last_watchdog >= self.watchdog_every:
             self._last_watchdog = now
             self.send("WATCHDOG=1")
 

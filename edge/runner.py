@@ -4,9 +4,10 @@ Faces are tracked across frames; each person gives one ``enter`` event (named on
 template of the frames whose face passed the quality gate, or unknown), an ``identified`` event if
 an announced unknown is named later, and one ``leave`` event; time is the frames' own (sources.py).
 Signals only set flags, acted on between frames: SIGHUP reloads config and gallery (a bad new
-config is refused and the old one stays), SIGTERM stops. A camera that stops delivering frames is
-reopened with back-off; after ``service.exit_after`` seconds without a frame the loop gives up with
-exit status 1, so that systemd restarts the service.
+config is refused and the old one stays), SIGTERM stops; every wait ends at once on a stop, which is
+exit status 0. A camera or stream that stops delivering frames is reopened with back-off up to
+``service.max_backoff``, the watchdog still fed; after ``service.exit_after`` seconds without a
+frame the loop gives up with exit status 1, so that systemd restarts the service.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .prometheus import Metrics
 from .quality import weights
 from .scan import Scanner
 from .snapshots import Snapshots
-from .sources import FrameSource, open_source
+from .sources import FrameSource, Waiting, open_source, source_path
 from .track import Tracker, TrackEvent
 from .webhook import Webhook
 
@@ -81,6 +82,10 @@ def track_labels(tracker: Tracker, result: FrameResult, now: float) -> list[Matc
     return labels
 
 
+# A live source silent this long (seconds) is taken as gone and reopened, unless exit_after is shorter.
+STALL_AFTER = 10.0
+
+
 class CameraGone(SiamfaceError):
     """No frames for longer than service.exit_after: the process should exit non-zero."""
 
@@ -122,10 +127,14 @@ class Runner:
         from .annotate import AnnotatedOutput, draw
 
         runtime = load_runtime(self._load_config())
+        if not runtime.config.source_given:  # an empty or missing config: say what is being read
+            where = runtime.config.path or "no config file (./config.yaml)"
+            log.warning("%s sets no source: reading camera %s, the default", where, runtime.config.source)
         annotate = self._annotate or runtime.config.annotate
-        output = AnnotatedOutput(annotate) if annotate else None
+        reading = source_path(runtime.config.source, runtime.config.base_dir)
+        output = AnnotatedOutput(annotate, source=reading) if annotate else None
         self._swap_sinks(self._build_sinks(runtime.config))  # an output that cannot work stops us here
-        source = open_source(runtime.config.source, runtime.config.base_dir)
+        source = open_source(runtime.config.source, runtime.config.base_dir, self._waiting(runtime.config))
         log.info("running on %s with %d people enrolled", source.name, len(runtime.pipeline.matcher.names))
         tracker = Tracker(runtime.pipeline.matcher, runtime.config.tracking)
         tracker_time = 0.0
@@ -154,7 +163,7 @@ class Runner:
                         break
                     source = reopened
                     continue
-                if frame is None:
+                if frame is None:  # the end of a file or folder, or a stop while waiting for a frame
                     break
                 last_frame = self._clock()
                 if not ready:
@@ -265,8 +274,21 @@ class Runner:
         for _, sink in self._sinks.values():
             _close(sink)
 
+    def _waiting(self, config: Config) -> Waiting:
+        """How live sources wait for frames: woken by a stop, feeding the watchdog meanwhile, and
+        reporting a silent device gone in time for the reopen policy to apply."""
+        return Waiting(self._stopping, self._notifier.watchdog, min(STALL_AFTER, config.exit_after))
+
+    def _wait(self, seconds: float) -> None:
+        """A back-off wait, in slices short enough to keep the watchdog fed."""
+        end = self._clock() + seconds
+        while not self._stop and (left := end - self._clock()) > 0:
+            self._sleep(min(left, self._notifier.watchdog_every or left))
+            self._notifier.watchdog()
+
     def _reopen(self, config: Config, last_frame: float) -> FrameSource | None:
-        """The source opened again, with back-off; None if a stop was requested meanwhile."""
+        """The source opened again, with back-off; None if a stop was requested meanwhile. One policy
+        for every kind of source: cameras, the Pi camera and streams."""
         backoff = 0.5
         while not self._stop:
             waited = self._clock() - last_frame
@@ -275,11 +297,11 @@ class Runner:
                     f"source {config.source}: no frames for {waited:.0f} s (service.exit_after={config.exit_after:g}); "
                     "exiting so that the service is restarted"
                 )
-            self._sleep(min(backoff, config.exit_after - waited))
+            self._wait(min(backoff, config.exit_after - waited))
             if self._stop:
                 return None
             try:
-                source = open_source(config.source, config.base_dir)
+                source = open_source(config.source, config.base_dir, self._waiting(config))
             except SiamfaceError as exc:
                 log.warning("reopening failed: %s", exc)
             else:
@@ -299,7 +321,9 @@ class Runner:
             new = load_runtime(self._load_config())
             built = self._build_sinks(new.config)
             changed = (new.config.source, new.config.base_dir) != (runtime.config.source, runtime.config.base_dir)
-            new_source = open_source(new.config.source, new.config.base_dir) if changed else source
+            new_source = (
+                open_source(new.config.source, new.config.base_dir, self._waiting(new.config)) if changed else source
+            )
         except Exception as exc:  # whatever goes wrong, a reload must not end the service
             for _, sink in built.values():
                 _close(sink)

@@ -12,6 +12,8 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -73,101 +75,77 @@ class ImageFilesSource:
         self._paths = iter(())
 
 
-class CaptureSource:
-    """A video file (ends) or a local camera (must not end: a failed read means it is gone)."""
+class VideoFileSource:
+    """A video file, read on the loop's own thread: every frame in order, then the end."""
 
-    def __init__(self, target: str | int, name: str, live: bool) -> None:
-        self.name = name
-        self._live = live
+    def __init__(self, path: str) -> None:
+        self.name = path
         self.time = 0.0
         self.stills = False
         self._index = -1
-        self._capture = cv2.VideoCapture(target)
+        self._capture = cv2.VideoCapture(path)
         if not self._capture.isOpened():
-            hint = (
-                " (is it connected, and is this user in the 'video' group?)"
-                if live
-                else " (missing or not a video OpenCV can decode)"
-            )
-            raise SiamfaceError(f"source {name}: cannot open{hint}")
+            raise SiamfaceError(f"source {path}: cannot open (missing or not a video OpenCV can decode)")
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self._fps = fps if math.isfinite(fps) and fps > 0 else VIDEO_FPS_UNKNOWN
 
     def read(self) -> np.ndarray | None:
         ok, frame = self._capture.read()
         if not ok:
-            if self._live:
-                raise SiamfaceError(f"source {self.name}: camera stopped delivering frames (unplugged or in use?)")
             return None
         self._index += 1
-        self.time = time.monotonic() if self._live else self._index / self._fps
+        self.time = self._index / self._fps
         return as_bgr(frame)
 
     def close(self) -> None:
         self._capture.release()
 
 
-class StreamSource:
-    """An RTSP/HTTP stream read on a thread that keeps only the newest frame.
+class Device(Protocol):
+    """A camera or stream connection: ``grab`` blocks for the next frame, raising SiamfaceError when the
+    device is gone."""
 
-    A stalled queue would make the loop report the past, so old frames are dropped; a dropped
-    connection is reopened with exponential back-off.
-    """
+    def grab(self) -> np.ndarray: ...
 
-    def __init__(self, url: str, timeout: float = 30.0, max_backoff: float = 10.0) -> None:
-        self.name = url
-        self._url = url
-        self._timeout = timeout
-        self._max_backoff = max_backoff
-        self._frame: np.ndarray | None = None
-        self._captured = 0.0
-        self.time = 0.0
-        self.stills = False
-        self._fresh = threading.Condition()
-        self._stop = threading.Event()
-        self.reconnects = 0
-        self._thread = threading.Thread(target=self._run, name="stream-reader", daemon=True)
-        self._thread.start()
+    def release(self) -> None: ...
 
-    def _run(self) -> None:
-        backoff = 0.5
-        while not self._stop.is_set():
-            capture = cv2.VideoCapture(self._url)
-            while capture.isOpened() and not self._stop.is_set():
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                backoff = 0.5
-                with self._fresh:
-                    self._frame, self._captured = as_bgr(frame), time.monotonic()
-                    self._fresh.notify_all()
-            capture.release()
-            if self._stop.is_set():
-                return
-            self.reconnects += 1
-            log.warning("stream %s dropped; reconnecting in %.1f s", self._url, backoff)
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, self._max_backoff)
 
-    def read(self) -> np.ndarray | None:
-        with self._fresh:
-            if not self._fresh.wait_for(lambda: self._frame is not None, timeout=self._timeout):
-                raise SiamfaceError(f"source {self._url}: no frame for {self._timeout:.0f} s (stream down?)")
-            frame, self._frame, self.time = self._frame, None, self._captured
+# FFmpeg's own limits for a stream that accepts a connection and then sends nothing.
+STREAM_TIMEOUT_MS = 10_000
+
+
+class CaptureDevice:
+    """A local camera (an index or /dev/videoN) or a stream URL, through OpenCV."""
+
+    def __init__(self, target: str | int, name: str) -> None:
+        self.name = name
+        if isinstance(target, str) and "://" in target:
+            timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+            timeouts += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+            self._capture = cv2.VideoCapture(target, cv2.CAP_ANY, timeouts)
+            hint = " (is the stream up and the URL right?)"
+        else:
+            self._capture = cv2.VideoCapture(target)
+            hint = " (is it connected, and is this user in the 'video' group?)"
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise SiamfaceError(f"source {name}: cannot open{hint}")
+
+    def grab(self) -> np.ndarray:
+        ok, frame = self._capture.read()
+        if not ok:
+            raise SiamfaceError(f"source {self.name}: stopped delivering frames (unplugged, in use or stream down?)")
         return frame
 
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    def release(self) -> None:
+        self._capture.release()
 
 
-class Picamera2Source:
+class Picamera2Device:
     """The Raspberry Pi camera; picamera2 comes from apt on the Pi, so it is imported only here."""
 
     def __init__(self, spec: str, size: tuple[int, int] = (640, 480)) -> None:
         self.name = spec
-        self.time = 0.0
-        self.stills = False
         try:
             from picamera2 import Picamera2
         except ImportError:
@@ -189,32 +167,131 @@ class Picamera2Source:
         except Exception as exc:  # libcamera reports a missing camera in several ways
             raise SiamfaceError(f"source {spec}: cannot open the Pi camera ({exc})") from None
 
-    def read(self) -> np.ndarray | None:
+    def grab(self) -> np.ndarray:
         try:
-            frame = self._camera.capture_array("main")
-            self.time = time.monotonic()
-            return as_bgr(frame)
+            return self._camera.capture_array("main")
         except Exception as exc:
             raise SiamfaceError(f"source {self.name}: camera stopped delivering frames ({exc})") from None
 
-    def close(self) -> None:
+    def release(self) -> None:
         self._camera.stop()
         self._camera.close()
 
 
-def open_source(spec: str, base_dir: Path | None = None) -> FrameSource:
+@dataclass
+class Waiting:
+    """How a live source waits for frames: ``stop`` ends a wait at once (read returns None), ``alive``
+    is called every ``tick`` seconds of waiting (the service's watchdog ping), and a source that gave no
+    frame for ``stall_after`` seconds is reported gone."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    alive: Callable[[], None] = lambda: None
+    stall_after: float = 10.0
+    tick: float = 0.25
+
+
+class LiveSource:
+    """A camera or stream, read on a thread of its own that keeps only the newest frame.
+
+    The loop is slower than most cameras, and a queue would make it report the past, so older frames
+    are dropped. The thread owns the device (opens, reads, releases it), so a device hung inside a
+    driver or network call stalls neither the loop nor a stop. A lost device is reported by ``read``
+    as SiamfaceError and is not reopened here: the runner reopens every kind of source under one
+    policy (service.max_backoff, service.exit_after).
+    """
+
+    def __init__(self, name: str, open_device: Callable[[], Device], waiting: Waiting | None = None) -> None:
+        self.name = name
+        self.time = 0.0
+        self.stills = False
+        self._waiting = waiting or Waiting()
+        self._frame: np.ndarray | None = None
+        self._captured = 0.0
+        self._error: str | None = None
+        self._opened = False
+        self._fresh = threading.Condition()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(open_device,), name=f"read {name}", daemon=True)
+        self._thread.start()
+
+    def _run(self, open_device: Callable[[], Device]) -> None:
+        try:
+            device = open_device()
+        except Exception as exc:
+            self._fail(exc)
+            return
+        with self._fresh:
+            self._opened = True
+            self._fresh.notify_all()
+        try:
+            while not self._closed.is_set():
+                frame = as_bgr(device.grab())
+                with self._fresh:
+                    self._frame, self._captured = frame, time.monotonic()
+                    self._fresh.notify_all()
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            try:
+                device.release()
+            except Exception as exc:  # the device is being given up anyway
+                log.debug("releasing %s: %s", self.name, exc)
+
+    def _fail(self, exc: Exception) -> None:
+        with self._fresh:
+            self._error = str(exc) if isinstance(exc, SiamfaceError) else f"source {self.name}: {exc}"
+            self._fresh.notify_all()
+
+    def wait_open(self) -> None:
+        """Returns once the device is open (or a stop was requested); raises SiamfaceError if it
+        cannot be opened."""
+        with self._fresh:
+            while not self._opened and self._error is None and not self._waiting.stop.is_set():
+                self._fresh.wait(self._waiting.tick)
+                self._waiting.alive()
+            if self._error is not None:
+                raise SiamfaceError(self._error)
+
+    def read(self) -> np.ndarray | None:
+        waiting = self._waiting
+        started = time.monotonic()
+        with self._fresh:
+            while self._frame is None:
+                if self._error is not None:
+                    raise SiamfaceError(self._error)
+                if waiting.stop.is_set():
+                    return None
+                waited = time.monotonic() - started
+                if waited >= waiting.stall_after:
+                    raise SiamfaceError(f"source {self.name}: no frame for {waited:.0f} s (hung or stream down?)")
+                self._fresh.wait(min(waiting.tick, waiting.stall_after - waited))
+                waiting.alive()
+            frame, self._frame, self.time = self._frame, None, self._captured
+        return frame
+
+    def close(self) -> None:
+        self._closed.set()
+        # A device hung in a driver call keeps its thread: a daemon, which releases the device if the
+        # call ever returns. A stop waits for it a second at most.
+        self._thread.join(timeout=1.0)
+
+
+def open_source(spec: str, base_dir: Path | None = None, waiting: Waiting | None = None) -> FrameSource:
+    """The source ``spec`` names. Local cameras are opened here, so a missing one is an error at once;
+    a stream connects on its reader thread, waited for here in a way a stop ends at once."""
     spec = spec.strip()
     if spec == "picamera2" or spec.startswith("picamera2:"):
-        return Picamera2Source(spec)
-    if spec.isdigit():
-        return CaptureSource(int(spec), f"camera {spec}", live=True)
-    if spec.startswith("/dev/video"):
-        return CaptureSource(spec, spec, live=True)
+        camera = Picamera2Device(spec)
+        return LiveSource(spec, lambda: camera, waiting)
+    if spec.isdigit() or spec.startswith("/dev/video"):
+        name = f"camera {spec}" if spec.isdigit() else spec
+        device = CaptureDevice(int(spec) if spec.isdigit() else spec, name)
+        return LiveSource(name, lambda: device, waiting)
     if "://" in spec:
-        return StreamSource(spec)
-    path = Path(spec).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
+        stream = LiveSource(spec, lambda: CaptureDevice(spec, spec), waiting)
+        stream.wait_open()
+        return stream
+    path = source_path(spec, base_dir)
     if path.is_dir():
         images = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
         if not images:
@@ -227,4 +304,13 @@ def open_source(spec: str, base_dir: Path | None = None) -> FrameSource:
         )
     if is_image_path(path):
         return ImageFilesSource([path], str(path))
-    return CaptureSource(str(path), str(path), live=False)
+    return VideoFileSource(str(path))
+
+
+def source_path(spec: str, base_dir: Path | None = None) -> Path | None:
+    """The file or folder a source spec names, or None for a camera or a stream."""
+    spec = spec.strip()
+    if spec.startswith(("picamera2", "/dev/video")) or spec.isdigit() or "://" in spec:
+        return None
+    path = Path(spec).expanduser()
+    return base_dir / path if not path.is_absolute() and base_dir is not None else path

@@ -97,7 +97,7 @@ def test_a_vanishing_camera_is_reopened_with_backoff_then_the_process_gives_up(g
     # Opens: a camera with 3 frames; two failed reopen attempts; a camera with 2 frames; then nothing.
     opens = iter([FakeCamera(3, now), SiamfaceError("cannot open"), SiamfaceError("cannot open"), FakeCamera(2, now)])
 
-    def open_source(spec, base_dir=None):
+    def open_source(spec, base_dir=None, waiting=None):
         item = next(opens, SiamfaceError("source fake: cannot open"))
         if isinstance(item, Exception):
             raise item

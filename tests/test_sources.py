@@ -7,12 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import sources
 from edge.errors import SiamfaceError
 from edge.images import read_image
-from edge.sources import StreamSource, open_source
+from edge.sources import Waiting, open_source
 
 from .conftest import REPO
+from .mjpeg_server import MjpegServer
 
 ASTRONAUT = REPO / "samples" / "astronaut.jpg"
 
@@ -20,15 +20,16 @@ ASTRONAUT = REPO / "samples" / "astronaut.jpg"
 class FakePicamera2:
     """Stands in for picamera2.Picamera2: delivers a few frames, then the camera 'vanishes'."""
 
+    configured = None
+
     def __init__(self, index=0):
         self.frames = 3
-        self.configured = None
 
     def create_video_configuration(self, main):
         return {"main": main}
 
     def configure(self, config):
-        self.configured = config
+        FakePicamera2.configured = config
 
     def start(self):
         pass
@@ -49,11 +50,12 @@ class FakePicamera2:
 def test_picamera2_is_imported_only_when_used_and_its_loss_is_reported(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=FakePicamera2))
     source = open_source("picamera2")
-    assert source._camera.configured["main"]["format"] == "RGB888"
-    frames = [source.read() for _ in range(3)]
-    assert all(f.shape == (512, 512, 3) for f in frames)
+    assert FakePicamera2.configured["main"]["format"] == "RGB888"
+    assert source.read().shape == (512, 512, 3)
+    # Its reader thread takes the other two frames and then meets the error; read() passes that on.
     with pytest.raises(SiamfaceError, match="source picamera2: camera stopped delivering frames"):
-        source.read()
+        while True:
+            source.read()
     source.close()
 
 
@@ -97,56 +99,55 @@ def test_video_file_ends_and_single_image(tmp_path):
     assert image.read().shape == (512, 512, 3) and image.read() is None
 
 
-class FlakyCapture:
-    """A stream that fails to open once, drops after 5 frames, then streams numbered frames."""
-
-    opened = 0
-    lock = threading.Lock()
-
-    def __init__(self, url):
-        with FlakyCapture.lock:
-            FlakyCapture.opened += 1
-            self.attempt = FlakyCapture.opened
-        self.count = 0
-
-    def isOpened(self):
-        return self.attempt > 1
-
-    def read(self):
-        if self.attempt == 2 and self.count >= 5:
-            return False, None
-        self.count += 1
-        time.sleep(0.001)
-        return True, np.full((4, 4, 3), min(self.count, 255), np.uint8)
-
-    def release(self):
-        pass
+@pytest.fixture
+def stream():
+    server = MjpegServer(ASTRONAUT)
+    yield server
+    server.close()
 
 
-def test_stream_reconnects_with_backoff_and_gives_the_newest_frame(monkeypatch):
-    monkeypatch.setattr(sources.cv2, "VideoCapture", FlakyCapture)
-    source = StreamSource("rtsp://camera.invalid/stream", timeout=10)
+def test_a_stream_gives_the_newest_frame_not_a_queue(stream):
+    source = open_source(stream.url)
     try:
-        first = source.read()
-        assert first is not None
-        deadline = time.monotonic() + 5
-        while source.reconnects < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert source.reconnects == 2  # failed open, then the drop
-        time.sleep(1.5)  # past the 0.5 s back-off, while the third connection streams
-        newest = source.read()
-        assert newest[0, 0, 0] > 100, "read() returned a stale frame, not the newest"
+        assert source.read().shape == (512, 512, 3)
+        time.sleep(1.0)  # 20 frames arrive meanwhile; a queue would hand over the oldest
+        source.read()
+        assert time.monotonic() - source.time < 0.2, "read() returned a stale frame, not the newest"
     finally:
         source.close()
 
 
-def test_stream_that_never_delivers_times_out(monkeypatch):
-    class Dead(FlakyCapture):
-        def isOpened(self):
-            return False
+def test_a_stream_that_is_down_cannot_be_opened(stream):
+    stream.state = "down"
+    with pytest.raises(SiamfaceError, match=r"source http://127.0.0.1:\d+/stream.mjpg: cannot open"):
+        open_source(stream.url)
 
-    monkeypatch.setattr(sources.cv2, "VideoCapture", Dead)
-    source = StreamSource("rtsp://camera.invalid/stream", timeout=0.5)
-    with pytest.raises(SiamfaceError, match=r"no frame for 0 s|no frame for 1 s"):
+
+def test_a_stream_that_goes_silent_is_reported_gone_after_stall_after(stream):
+    source = open_source(stream.url, waiting=Waiting(stall_after=1.0))
+    try:
         source.read()
-    source.close()
+        stream.state = "hang"
+        started = time.monotonic()
+        with pytest.raises(SiamfaceError, match=r"no frame for 1 s \(hung or stream down\?\)"):
+            while True:
+                source.read()  # the frames sent before the hang, then the wait
+        assert 0.9 < time.monotonic() - started < 2.0
+    finally:
+        source.close()
+
+
+def test_a_stop_ends_a_wait_for_frames_at_once_and_the_watchdog_is_fed_meanwhile(stream):
+    stop, pings = threading.Event(), []
+    source = open_source(stream.url, waiting=Waiting(stop, lambda: pings.append(time.monotonic()), stall_after=30))
+    source.read()
+    stream.state = "hang"
+    threading.Timer(1.5, stop.set).start()
+    started = time.monotonic()
+    while source.read() is not None:  # the frames sent before the hang, then the wait
+        pass
+    assert 1.4 < time.monotonic() - started < 2.0  # a stop, not an error, and not 30 s later
+    assert len(pings) >= 5 and max(np.diff(pings)) < 0.5
+    started = time.monotonic()
+    source.close()  # its reader is stuck in FFmpeg's read; closing does not wait for that
+    assert time.monotonic() - started < 1.5

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from edge.config import parse
+
 from .conftest import REPO
 
 UNIT = REPO / "systemd" / "siamface.service"
@@ -27,6 +29,8 @@ def test_unit_declares_notify_watchdog_reload_and_hardening():
     service = dict(lines)  # repeated keys (DeviceAllow) are collected below
     assert service["Type"] == "notify" and service["Restart"] == "on-failure" and int(service["WatchdogSec"]) > 0
     assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    # A camera missing at start must end in the loop's own exit 1 (service.exit_after), not a start timeout.
+    assert int(service["TimeoutStartSec"]) > parse({}, None).exit_after
     assert service["StateDirectory"] == "siamface" and "video" in service["SupplementaryGroups"]
     for key, value in (
         ("ProtectSystem", "strict"),

@@ -83,7 +83,7 @@ def test_one_enter_and_one_leave_per_person_and_none_for_blurred_faces(people, m
     frames += [frame_with() for _ in range(6)]  # nobody: alice's track ends after leave_after
     frames += [frame_with((bob, 40 + 15 * i, 150), (stranger, 420, 40)) for i in range(10)]  # bob, and a blur
     clock = [0.0]
-    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None: Sequence(frames, clock))
+    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None, waiting=None: Sequence(frames, clock))
     config = parse(
         {
             "source": "synthetic",
@@ -108,7 +108,7 @@ def test_cooldown_stops_a_second_enter_and_one_photo_names_every_face(people, mo
     frames = [frame_with((alice, 100, 100)) for _ in range(5)] + [frame_with() for _ in range(5)]
     frames += [frame_with((alice, 300, 100)) for _ in range(5)]  # alice comes back within the cool-down
     clock = [0.0]
-    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None: Sequence(frames, clock))
+    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None, waiting=None: Sequence(frames, clock))
     config = parse(
         {"source": "synthetic", "gallery": str(gallery), "tracking": {"leave_after": 0.25, "cooldown": 30}}, None
     )
@@ -119,7 +119,7 @@ def test_cooldown_stops_a_second_enter_and_one_photo_names_every_face(people, mo
 
     # One photo: every face is decided on the single frame it has, when the source ends.
     frames = [frame_with((alice, 40, 100), (bob, 360, 100))]
-    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None: Sequence(frames, clock))
+    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None, waiting=None: Sequence(frames, clock))
     Runner(lambda: config, clock=lambda: clock[0]).run()
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sorted((e["event"], e["name"]) for e in events) == [
@@ -128,3 +128,35 @@ def test_cooldown_stops_a_second_enter_and_one_photo_names_every_face(people, mo
         ("leave", "alice"),
         ("leave", "bob"),
     ]
+
+
+def test_a_reload_applies_the_new_tracking_rules_to_tracks_already_open(people, monkeypatch, capsys):
+    gallery, _, bob, _ = people
+    frames = [frame_with((bob, 100, 100)) for _ in range(30)]  # 3 s in front of the camera
+    clock = [0.0]
+    runner = None
+
+    class ReloadingSequence(Sequence):
+        def read(self):
+            if abs(self.clock[0] - 1.0) < 1e-6:  # one second in: the operator reloads
+                runner.request_reload()
+            return super().read()
+
+    monkeypatch.setattr(
+        "edge.runner.open_source", lambda spec, base_dir=None, waiting=None: ReloadingSequence(frames, clock)
+    )
+    # At a threshold nobody reaches bob stays unknown, announced after unknown_after seconds of his frames.
+    body = {"source": "synthetic", "gallery": str(gallery), "match": {"threshold": 0.999, "track_threshold": 0.999}}
+    configs = iter(
+        [
+            parse({**body, "tracking": {"unknown_after": 60}}, None),
+            parse({**body, "tracking": {"unknown_after": 0.5}}, None),
+        ]
+    )
+    runner = Runner(lambda: next(configs), clock=lambda: clock[0])
+    capsys.readouterr()
+    assert runner.run() == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["event"], e["name"]) for e in events] == [("enter", "unknown"), ("leave", "unknown")]
+    # Announced while bob was still there, by the reloaded rule; the old one would have waited for the end.
+    assert events[0]["frame"] < 20
