@@ -15,10 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-from edge.detect import HaarDetector
-from edge.embed import DEFAULT_MODEL, Embedder
-from edge.evaluate import embed_images, pair_paths, verification
-from edge.pairs import read_pairs
+from siamface.edge.evaluation.evaluate import embed_images, pair_paths, verification
+from siamface.edge.evaluation.pairs import read_pairs
+from siamface.edge.loop.detect import HaarDetector
+from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
 
 from . import dlib_side
 from .frames import DATA

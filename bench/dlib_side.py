@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from edge.detect import HaarDetector, face_or_whole
-from edge.evaluate import Embedded
-from edge.images import read_image
+from siamface.edge.evaluation.evaluate import Embedded
+from siamface.edge.images import read_image
+from siamface.edge.loop.detect import HaarDetector, face_or_whole
 
 # dlib's encoder may use a BLAS thread pool; the benches compare at one thread unless told otherwise.
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import cv2
 
-from edge.detect import HaarDetector, largest_face
-from edge.embed import DEFAULT_MODEL, Embedder
-from edge.images import read_image
-from edge.preprocess import crop_face
+from siamface.edge.images import read_image
+from siamface.edge.loop.detect import HaarDetector, largest_face
+from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
+from siamface.edge.loop.preprocess import crop_face
 
 from . import dlib_side
 from .frames import DATA

@@ -32,16 +32,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge import config as config_io
-from edge import gallery as gallery_io
-from edge.detect import DetectorSettings, HaarDetector
-from edge.embed import Embedder
-from edge.enroll import enroll
-from edge.match import UNKNOWN
-from edge.runner import load_runtime, track_frame
-from edge.scan import ScanSettings
-from edge.sources import open_source
-from edge.track import Tracker, TrackEvent
+from siamface.edge import config as config_io
+from siamface.edge import gallery as gallery_io
+from siamface.edge.enroll import enroll
+from siamface.edge.loop.detect import DetectorSettings, HaarDetector
+from siamface.edge.loop.embed import Embedder
+from siamface.edge.loop.match import UNKNOWN
+from siamface.edge.loop.scan import ScanSettings
+from siamface.edge.loop.sources import open_source
+from siamface.edge.loop.track import Tracker, TrackEvent
+from siamface.edge.runner import load_runtime, track_frame
 
 from .frames import DATA, REPO
 
@@ -95,7 +95,7 @@ def play(
     """The clip through the device loop: events with (frame, media time), and the names the tracks
     carry on each sampled frame."""
     runtime = load_runtime(config)
-    tracker = Tracker(runtime.pipeline.matcher, config.tracking)
+    tracker = Tracker(runtime.pipeline.matcher, runtime.config.tracking)
     source = open_source(str(clip / "clip.mp4"))
     events, named, index = [], {}, 0
     try:
@@ -194,7 +194,7 @@ def run(
         detector, scan = DETECTION[detection]
         base = replace(base, detector=replace(base.detector, **_changed(detector)), scan=scan)
     if threshold is not None:
-        base = replace(base, threshold=threshold, tracking=replace(base.tracking, jump_similarity=threshold))
+        base = replace(base, threshold=threshold)
     if track_threshold is not None:
         base = replace(base, tracking=replace(base.tracking, threshold=track_threshold))
     every = clips(root)

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detect import HaarDetector
-from edge.images import read_image
+from siamface.edge.images import read_image
+from siamface.edge.loop.detect import HaarDetector
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SIAMFACE_DATA", REPO.parent / "shared" / "data"))

@@ -20,13 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge import config as config_io
-from edge.detect import DetectorSettings, HaarDetector
-from edge.embed import DEFAULT_MODEL, Embedder
-from edge.enroll import enroll
-from edge.match import Matcher
-from edge.pipeline import STAGES, Pipeline
-from edge.scan import Scanner, ScanSettings
+from siamface.edge import config as config_io
+from siamface.edge.enroll import enroll
+from siamface.edge.loop.detect import DetectorSettings, HaarDetector
+from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
+from siamface.edge.loop.match import Matcher
+from siamface.edge.loop.pipeline import STAGES, Pipeline
+from siamface.edge.loop.scan import Scanner, ScanSettings
 
 from . import dlib_side
 from .frames import DATA, REPO, cell_of, dev_people, sequence
@@ -144,6 +144,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the rows here too")
     args = parser.parse_args()
     config = config_io.load(REPO / "config.yaml")
+    config = config_io.with_model_scores(config, Embedder(args.model).contract.scores, args.model)
     scenes_recall()
     everyone = dev_people(4, 6)
     fr = dlib_side.face_recognition_module()

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import cv2
 
-from edge import gallery as gallery_io
-from edge.detect import DetectorSettings, HaarDetector
-from edge.embed import DEFAULT_MODEL, Embedder
-from edge.enroll import enroll
-from edge.match import Matcher
-from edge.pipeline import STAGES, Pipeline
+from siamface.edge import gallery as gallery_io
+from siamface.edge.enroll import enroll
+from siamface.edge.loop.detect import DetectorSettings, HaarDetector
+from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
+from siamface.edge.loop.match import Matcher
+from siamface.edge.loop.pipeline import STAGES, Pipeline
 
 from .frames import compose, dev_people
 
@@ -59,7 +59,7 @@ def startup(work: Path, model: Path, gallery: Path) -> tuple[float, float, float
         [
             sys.executable,
             "-m",
-            "edge.cli",
+            "siamface.edge.cli",
             "run",
             "--model",
             str(model),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.images import read_image
-from edge.track import iou
+from siamface.edge.images import read_image
+from siamface.edge.loop.track import iou
 
 
 def score_scenes(scenes: Path, detect: Callable[[np.ndarray], np.ndarray]) -> tuple[int, int, int]:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import cv2
 
-from edge import gallery as gallery_io
-from edge.detect import HaarDetector
-from edge.embed import DEFAULT_MODEL, Embedder
-from edge.enroll import enroll
+from siamface.edge import gallery as gallery_io
+from siamface.edge.enroll import enroll
+from siamface.edge.loop.detect import HaarDetector
+from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
 
 from .frames import dev_people, sequence
 from .runtime import startup

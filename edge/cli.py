@@ -15,11 +15,11 @@ import numpy as np
 
 from . import __version__
 from . import gallery as gallery_io
-from .config import RANGES, SCHEMA, Config, check_name
+from .config import RANGES, SCHEMA, Config, check_name, with_model_scores
 from .config import load as load_config_file
-from .detect import HaarDetector, largest_face, photo_faces
-from .embed import Embedder
 from .errors import SiamfaceError
+from .loop.detect import HaarDetector, largest_face, photo_faces
+from .loop.embed import Embedder
 from .runner import load_matcher
 
 log = logging.getLogger("face-edge")
@@ -50,13 +50,9 @@ def load_config(args: argparse.Namespace) -> Config:
         config.threshold = float(_override("match.threshold", args.threshold, "--threshold"))
     if args.margin is not None:
         config.margin = float(_override("match.margin", args.margin, "--margin"))
-    track_threshold = config.tracking.threshold
     if args.track_threshold is not None:
         track_threshold = float(_override("match.track_threshold", args.track_threshold, "--track-threshold"))
-    # The tracker reads the same scores: its template threshold, margin and far-jump gate.
-    config.tracking = replace(
-        config.tracking, threshold=track_threshold, margin=config.margin, jump_similarity=config.threshold
-    )
+        config.tracking = replace(config.tracking, threshold=track_threshold)
     if args.threads is not None:
         config.threads = int(_override("model.threads", args.threads, "--threads"))
     return config
@@ -149,6 +145,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     config = load_config(args)
     detector = HaarDetector(config.detector)
     embedder = Embedder(config.model_path, config.threads)
+    config = with_model_scores(config, embedder.contract.scores, embedder.path)
     vectors = []
     for path in (args.image1, args.image2):
         image = read_image(path)
@@ -163,7 +160,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .sources import open_source
+    from .loop.sources import open_source
 
     failures = 0
     state: dict[str, object] = {}
@@ -182,8 +179,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     def model_step() -> str:
         embedder = state["embedder"] = Embedder(state["config"].model_path, state["config"].threads)
+        config = state["config"] = with_model_scores(state["config"], embedder.contract.scores, embedder.path)
         return (
-            f"{embedder.path} sha256 {embedder.fingerprint[:12]}… ({embedder.contract.description or 'no description'})"
+            f"{embedder.path} sha256 {embedder.fingerprint[:12]}… "
+            f"({embedder.contract.description or 'no description'}); "
+            f"match.threshold {config.threshold:.4f}, track_threshold {config.tracking.threshold:.4f}, "
+            f"stranger_threshold {config.tracking.stranger_threshold:.4f}, margin {config.margin:.4f}"
         )
 
     def detector_step() -> str:
@@ -222,7 +223,8 @@ def _print_json(report: dict) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from . import evaluate
+    from .evaluation import evaluate
+    from .evaluation.report import table
 
     config = load_config(args)
     if not args.images:
@@ -232,6 +234,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise SiamfaceError(f"--images {images}: no such folder")
     detector = HaarDetector(config.detector)
     embedder = Embedder(config.model_path, config.threads)
+    config = with_model_scores(config, embedder.contract.scores, embedder.path)
     plots = Path(args.plots) if args.plots else None
     progress = not args.quiet
     if args.identify:
@@ -240,7 +243,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         report = result.report
         if plots:
-            from . import plots as plot
+            from .evaluation import plots as plot
 
             report["plots"] = [
                 str(
@@ -263,7 +266,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 ),
             ]
     else:
-        from .pairs import read_pairs
+        from .evaluation.pairs import read_pairs
 
         if not args.pairs:
             raise SiamfaceError("evaluate: --pairs FILE is needed (LFW pairs format), or --identify")
@@ -273,7 +276,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         result = evaluate.verification(pairs, paths, embedded, embedder.fingerprint)
         report = result.report
         if plots:
-            from . import plots as plot
+            from .evaluation import plots as plot
 
             genuine, impostor = result.scores[result.labels], result.scores[~result.labels]
             report["plots"] = [
@@ -288,102 +291,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
     else:
-        print(_table(report, identify=args.identify))
+        print(table(report, identify=args.identify))
     return 0
 
 
-def _table(r: dict, identify: bool) -> str:
-    rows = [("model", f"{Path(r['model']).name} sha256 {r['model_sha256'][:12]}…")]
-    if identify:
-        rows += [
-            ("enrolled", f"{r['enrolled_people']} people, {r['photos_per_person']} photos each"),
-            (
-                "probes",
-                f"{r['genuine_probes']} of enrolled people, {r['stranger_probes']} of {r['strangers']} strangers",
-            ),
-            ("rank-1 identification", f"{r['rank1']:.4f}"),
-            (
-                f"at threshold {r['threshold']:.3f}",
-                f"named right {r['true_accept_rate']:.4f}, strangers named {r['false_accept_rate']:.4f}",
-            ),
-            ("DIR @ FAR 1e-2", f"{r['dir_at_far_1e-2']:.4f} (threshold {r['threshold_at_far_1e-2']:.4f})"),
-            ("DIR @ FAR 1e-3", f"{r['dir_at_far_1e-3']:.4f} (threshold {r['threshold_at_far_1e-3']:.4f})"),
-        ]
-    else:
-        rows += [
-            ("pairs", str(r["pairs"])),
-            ("accuracy (10-fold)", f"{r['accuracy']:.4f} ± {r['std']:.4f}"),
-            ("ROC AUC", f"{r['auc']:.4f}"),
-            ("TAR @ FAR 1e-2", f"{r['tar_at_far_1e-2']:.4f} (threshold {r['threshold_at_far_1e-2']:.4f})"),
-            ("TAR @ FAR 1e-3", f"{r['tar_at_far_1e-3']:.4f} (threshold {r['threshold_at_far_1e-3']:.4f})"),
-            (
-                "best threshold",
-                f"{r['best_threshold']:.4f} (accuracy {r['accuracy_at_best_threshold']:.4f} on all pairs)",
-            ),
-        ]
-    rows += [
-        ("images", f"{r['images']}, {r['fallbacks']} with no face found (whole image used)"),
-        ("time", f"{1000 * r['seconds_per_image']:.1f} ms per image"),
-    ]
-    rows += [("plot", p) for p in r.get("plots", [])]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-
-
-TRACK_FRAMES = 6  # frames of one pose per calibration track: a person standing still, the hardest case
-
-
-def _photo_track(path: Path, detector: HaarDetector, embedder: Embedder, rng: np.random.Generator) -> np.ndarray | None:
-    """A video-like track made from one photo (edge/degrade.py), or None when it is gone or has no clear face."""
-    from .degrade import sequence_embeddings
-    from .enroll import portrait_face
-    from .images import read_image
-
-    try:
-        image = read_image(path)
-    except SiamfaceError:
-        return None
-    box = portrait_face(photo_faces(detector, image))
-    return None if box is None else sequence_embeddings([(image, box)], TRACK_FRAMES, embedder, rng)
-
-
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from . import calibrate as cal
+    from .evaluation import calibrate as cal
 
     config = load_config(args)
     embedder = Embedder(config.model_path, config.threads)
+    config = with_model_scores(config, embedder.contract.scores, embedder.path)
     gallery = gallery_io.load(config.gallery_path)
     gallery.check_model(embedder.fingerprint, embedder.contract.preprocess_version, config.gallery_path, embedder.path)
     if not 0 < args.far < 1:
         raise SiamfaceError(f"--far={args.far}, expected a rate between 0 and 1 (e.g. 1e-3)")
-    genuine, impostor = cal.gallery_scores(gallery)
     detector = HaarDetector(config.detector)
-    rng = np.random.default_rng(0)
-    records = [(name, r) for name in gallery.names() for r in gallery.people[name]]
-    photo_tracks: dict[str, list] = {name: [] for name in gallery.names()}
-    for name, record in tqdm(records, desc="tracks from enrolled photos", unit="photo", disable=args.quiet):
-        photo_tracks[name].append(_photo_track(Path(record.path), detector, embedder, rng))
-    stranger_tracks = []
-    strangers = 0
+    strangers: list[Path] = []
     if args.strangers:
-        from .evaluate import embed_images
         from .images import is_image_path
 
         folder = Path(args.strangers)
-        photos = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p)) if folder.is_dir() else []
-        if not photos:
+        strangers = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p)) if folder.is_dir() else []
+        if not strangers:
             raise SiamfaceError(f"--strangers {folder}: no images found (expected a folder of face photos)")
-        embedded = embed_images(photos, detector, embedder, progress=not args.quiet)
-        strangers = len(photos)
-        impostor = np.concatenate([impostor, cal.stranger_scores(gallery, np.stack(list(embedded.vectors.values())))])
-        for photo in tqdm(photos, desc="tracks from strangers", unit="photo", disable=args.quiet):
-            track = _photo_track(photo, detector, embedder, rng)
-            if track is not None:
-                stranger_tracks.append(track)
     min_frames = config.tracking.min_frames
-    track_genuine, track_impostor = cal.gallery_track_scores(gallery, photo_tracks, stranger_tracks, min_frames)
+    scores = cal.gallery_calibration_scores(gallery, strangers, detector, embedder, min_frames, not args.quiet)
+    genuine, impostor, track_genuine, track_impostor, tracks, missing = scores
     try:
         result = cal.calibrate(genuine, impostor, args.far)
         track_result = cal.calibrate(track_genuine, track_impostor, args.far)
@@ -391,27 +324,26 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise SiamfaceError(f"{config.gallery_path}: {exc}") from None
     for warning in dict.fromkeys(result.warnings + track_result.warnings):
         log.warning("%s", warning)
-    missing = sum(t is None for tracks in photo_tracks.values() for t in tracks)
-    print(f"gallery     {config.gallery_path}: {len(gallery.people)} people, {strangers} stranger photos")
+    print(f"gallery     {config.gallery_path}: {len(gallery.people)} people, {len(strangers)} stranger photos")
     print(f"genuine     {cal.summary(result.genuine)}")
     print(f"impostor    {cal.summary(result.impostor)}")
     print(
         f"threshold   {result.threshold:.4f} for FAR {args.far:g} (true accept rate {result.tar:.3f}); "
-        f"config has {config.threshold:.4f}"
+        f"in use {config.threshold:.4f}"
     )
     print(
-        f"tracks      {len(records) - missing + len(stranger_tracks)} video-like tracks of {TRACK_FRAMES} frames "
+        f"tracks      {tracks} video-like tracks of {cal.TRACK_FRAMES} frames "
         f"from the photos ({missing} enrolled photos gone or without a clear face), named from frame {min_frames} on"
     )
     print(f"genuine     {cal.summary(track_result.genuine)}")
     print(f"impostor    {cal.summary(track_result.impostor)}")
     print(
         f"track threshold {track_result.threshold:.4f} for FAR {args.far:g} "
-        f"(true accept rate {track_result.tar:.3f}); config has {config.tracking.threshold:.4f}"
+        f"(true accept rate {track_result.tar:.3f}); in use {config.tracking.threshold:.4f}"
     )
     if args.plot:
         try:
-            from .plots import score_histogram
+            from .evaluation.plots import score_histogram
 
             path = score_histogram(result.genuine, result.impostor, Path(args.plot), "calibration", result.threshold)
             tracks_path = Path(args.plot).with_name(f"{Path(args.plot).stem}-tracks.png")
@@ -422,7 +354,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         except SiamfaceError as exc:  # matplotlib is not part of the device install
             log.warning("no plot: %s", exc)
     if args.write:
-        from .config_edit import set_threshold
+        from .evaluation.config_edit import set_threshold
 
         if config.path is None:
             raise SiamfaceError("--write: no config file to write (give --config FILE)")

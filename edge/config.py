@@ -5,20 +5,20 @@ from __future__ import annotations
 import glob
 import logging
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .detect import DetectorSettings
-from .embed import DEFAULT_MODEL
 from .errors import SiamfaceError
-from .quality import MIN_FACE, MIN_SHARPNESS
-from .scan import BETWEEN, ScanSettings
+from .loop.detect import DetectorSettings
+from .loop.embed import DEFAULT_MODEL
+from .loop.quality import MIN_FACE, MIN_SHARPNESS
+from .loop.scan import BETWEEN, ScanSettings
+from .loop.track import TrackSettings
 from .schema import check_section
 from .secrets import read_secret
-from .track import TrackSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,20 @@ SCHEMA: dict[str, Any] = {
     },
     "gallery": ((str,), "gallery.npz", "the gallery file path"),
     "people": ((dict,), {}, "a mapping of name to a list of photo paths or globs"),
+    # null: the value the model carries (its siamface.match.* metadata, chosen for it on dev people)
     "match": {
-        "threshold": ((float, int), 0.944, "a cosine similarity between -1 and 1"),  # the bundled model's
-        "track_threshold": ((float, int), TrackSettings.threshold, "a cosine similarity between -1 and 1"),
-        "stranger_threshold": ((float, int), TrackSettings.stranger_threshold, "a cosine similarity between -1 and 1"),
-        "margin": ((float, int), 0.02, "a score difference between 0 and 2"),
+        "threshold": ((float, int, type(None)), None, "a cosine similarity between -1 and 1, or null for the model's"),
+        "track_threshold": (
+            (float, int, type(None)),
+            None,
+            "a cosine similarity between -1 and 1, or null for the model's",
+        ),
+        "stranger_threshold": (
+            (float, int, type(None)),
+            None,
+            "a cosine similarity between -1 and 1, or null for the model's",
+        ),
+        "margin": ((float, int, type(None)), None, "a score difference between 0 and 2, or null for the model's"),
     },
     "output": {
         "annotate": ((str, type(None)), None, "a folder for annotated images or a .mp4/.avi file, or null"),
@@ -180,11 +189,11 @@ class Config:
     threads: int
     gallery_path: Path
     people: dict[str, list[str]] = field(default_factory=dict)  # name -> photo paths or globs, as written
-    threshold: float = 0.5
-    margin: float = 0.05
+    threshold: float | None = None  # None: the model's (with_model_scores)
+    margin: float | None = None
     annotate: Path | None = None
     log_level: str = "info"
-    tracking: TrackSettings = field(default_factory=TrackSettings)
+    tracking: TrackSettings = field(default_factory=lambda: TrackSettings(None, None, None, None))
     min_face: int = 32
     min_sharpness: float = 60.0
     webhook_url: str | None = None
@@ -256,6 +265,40 @@ def _check_people(people: dict, where: str) -> dict[str, list[str]]:
     return checked
 
 
+def _number(value: float | int | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def with_model_scores(config: Config, scores: dict[str, float], model: Path) -> Config:
+    """The config with each match.* it leaves null taken from the model's scores (ModelContract.scores);
+    a score neither gives is a one-line error. A face that moved far between frames stays the same
+    person only by the naming standard, so the tracker's jump_similarity is the threshold."""
+    track = config.tracking
+    given = {
+        "threshold": config.threshold,
+        "margin": config.margin,
+        "track_threshold": track.threshold,
+        "stranger_threshold": track.stranger_threshold,
+    }
+    for key, value in given.items():
+        if value is None:
+            if key not in scores:
+                raise SiamfaceError(
+                    f"{model}: the model carries no match.{key} (siamface.match.{key} metadata), and "
+                    f"{config.path or 'the config'} sets none: set match.{key} (`face-edge calibrate` finds the "
+                    "thresholds for a gallery)"
+                )
+            given[key] = scores[key]
+    tracking = replace(
+        track,
+        threshold=given["track_threshold"],
+        stranger_threshold=given["stranger_threshold"],
+        margin=given["margin"],
+        jump_similarity=given["threshold"],
+    )
+    return replace(config, threshold=given["threshold"], margin=given["margin"], tracking=tracking)
+
+
 def parse(data: Any, path: Path | None) -> Config:
     where = str(path) if path else "defaults"
     v = check_section(_drop_retired(data, where), SCHEMA, "", where, RANGES)
@@ -276,20 +319,19 @@ def parse(data: Any, path: Path | None) -> Config:
         threads=v["model.threads"],
         gallery_path=Path(v["gallery"]),
         people=_check_people(v["people"], where),
-        threshold=float(v["match.threshold"]),
-        margin=float(v["match.margin"]),
+        threshold=_number(v["match.threshold"]),
+        margin=_number(v["match.margin"]),
         log_level=v["logging.level"].lower(),
         tracking=TrackSettings(
-            threshold=float(v["match.track_threshold"]),
-            stranger_threshold=float(v["match.stranger_threshold"]),
-            margin=float(v["match.margin"]),
+            threshold=_number(v["match.track_threshold"]),
+            stranger_threshold=_number(v["match.stranger_threshold"]),
+            margin=_number(v["match.margin"]),
             min_frames=v["tracking.min_frames"],
             unknown_after=float(v["tracking.unknown_after"]),
             leave_after=float(v["tracking.leave_after"]),
             cooldown=float(v["tracking.cooldown"]),
             min_similarity=float(v["tracking.min_similarity"]),
-            # A face that moved far between frames stays the same person only by the naming standard.
-            jump_similarity=float(v["match.threshold"]),
+            jump_similarity=_number(v["match.threshold"]),
         ),
         min_face=v["quality.min_face"],
         min_sharpness=float(v["quality.min_sharpness"]),
@@ -312,6 +354,11 @@ def parse(data: Any, path: Path | None) -> Config:
     )
     if v["model.path"] is not None:
         config.model_path = config.resolve(v["model.path"])
+        if config.model_path.name == OLD_BUNDLED_NAME and not config.model_path.exists():
+            log.warning(
+                "%s: model.path %s is the bundled model's old name: using %s", where, v["model.path"], DEFAULT_MODEL
+            )
+            config.model_path = DEFAULT_MODEL
     config.gallery_path = config.resolve(v["gallery"])
     if v["output.annotate"] is not None:
         config.annotate = config.resolve(v["output.annotate"])
@@ -319,6 +366,9 @@ def parse(data: Any, path: Path | None) -> Config:
         config.snapshots = config.resolve(v["snapshots.folder"])
     return config
 
+
+# The bundled model's file name before version 0.2, which configs may still name.
+OLD_BUNDLED_NAME = "siamface-mobile.onnx"
 
 # Keys of earlier versions that are accepted and ignored, so that an upgrade does not stop the service.
 RETIRED = {

@@ -1,12 +1,15 @@
-"""The model contract: what an embedding ONNX file says about the input it expects.
+"""The model contract: what an embedding ONNX file says about the input it expects, and the scores
+that suit it.
 
 Every field lives in the ONNX file's metadata_props under a ``siamface.`` key, so the runtime
-hard-codes none of it and a new model needs no code change.
+hard-codes none of it and a new model needs no code change. The scores (``siamface.match.*``) are
+the matching thresholds chosen for the model (siamface.export.threshold); the config's
+``match.*: null`` means these.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import SiamfaceError
 
@@ -17,9 +20,11 @@ PREPROCESS_VERSION = 2
 PREFIX = "siamface."
 CHANNELS = ("rgb", "bgr", "gray")
 LAYOUTS = ("nhwc", "nchw")
-# "box": the detected box grown by margin; "landmarks5": a chip aligned on five landmarks found in
-# the box (edge/landmarks.py, edge/align.py), margin being the padding around the mean face.
+# "box": the detected box grown by crop_padding; "landmarks5": a chip aligned on five landmarks found
+# in the box (loop/landmarks.py, loop/align.py), crop_padding being the padding around the mean face.
 ALIGNMENTS = ("box", "landmarks5")
+# The config's match.* keys a model may carry a value for.
+SCORES = ("threshold", "margin", "track_threshold", "stranger_threshold")
 
 
 @dataclass(frozen=True)
@@ -30,11 +35,12 @@ class ModelContract:
     layout: str  # nhwc or nchw
     mean: tuple[float, ...]  # per channel, or one value for all
     std: tuple[float, ...]
-    margin: float  # fraction of the box (or, aligned, of the mean face) added on each side
+    crop_padding: float  # fraction of the box (or, aligned, of the mean face) added on each side
     embedding_size: int
     preprocess_version: int = PREPROCESS_VERSION
     description: str = ""
     alignment: str = "box"
+    scores: dict[str, float] = field(default_factory=dict)  # match.<key> -> the value chosen for this model
 
     @property
     def channel_count(self) -> int:
@@ -43,8 +49,8 @@ class ModelContract:
     @property
     def box_margin(self) -> float:
         """How much the detected box is grown before cropping: aligned chips take the box as found
-        (landmarks are searched inside it; the chip's own padding is in ``margin``)."""
-        return 0.0 if self.alignment == "landmarks5" else self.margin
+        (landmarks are searched inside it; the chip's own padding is in ``crop_padding``)."""
+        return 0.0 if self.alignment == "landmarks5" else self.crop_padding
 
     def to_metadata(self) -> dict[str, str]:
         fields = {
@@ -54,11 +60,12 @@ class ModelContract:
             "layout": self.layout,
             "mean": ",".join(repr(v) for v in self.mean),
             "std": ",".join(repr(v) for v in self.std),
-            "margin": repr(self.margin),
+            "crop_padding": repr(self.crop_padding),
             "embedding_size": str(self.embedding_size),
             "preprocess_version": str(self.preprocess_version),
             "description": self.description,
             "alignment": self.alignment,
+            **{f"match.{key}": repr(value) for key, value in self.scores.items()},
         }
         return {PREFIX + key: value for key, value in fields.items()}
 
@@ -105,11 +112,13 @@ class ModelContract:
             layout=choice("layout", LAYOUTS),
             mean=floats("mean"),
             std=floats("std"),
-            margin=float(number("margin", float)),
+            # "margin" is what models made before version 0.2 call the crop padding.
+            crop_padding=float(number("crop_padding" if PREFIX + "crop_padding" in meta else "margin", float)),
             embedding_size=int(number("embedding_size", int)),
             preprocess_version=int(number("preprocess_version", int)),
             description=meta.get(PREFIX + "description", ""),
             alignment=choice("alignment", ALIGNMENTS) if PREFIX + "alignment" in meta else "box",
+            scores={key: float(number(f"match.{key}", float)) for key in SCORES if f"{PREFIX}match.{key}" in meta},
         )
         if contract.alignment == "landmarks5" and contract.width != contract.height:
             raise SiamfaceError(

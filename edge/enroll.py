@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from .detect import HaarDetector, photo_faces
-from .embed import Embedder
 from .errors import SiamfaceError
 from .gallery import Gallery, PhotoRecord
 from .images import file_sha256, read_image
+from .loop.detect import HaarDetector, photo_faces, portrait_face
+from .loop.embed import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +112,3 @@ def _embed_photo(
     report.embedded += 1
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return PhotoRecord(path, digest, when, embedder.embed_faces(image, box[None])[0])
-
-
-# A portrait often has a small face in the background, or a false hit on the clothes; its subject is
-# then unmistakable. Faces of similar size are a group photo, where the person meant is not known.
-DOMINANT_SIDE = 2.0
-
-
-def portrait_face(boxes: np.ndarray) -> np.ndarray | None:
-    """The one face a photo is of: the only face, or one at least DOMINANT_SIDE times the side of every other."""
-    if len(boxes) == 0:
-        return None
-    sides = np.sort(boxes[:, 2])[::-1]
-    if len(sides) > 1 and sides[0] < DOMINANT_SIDE * sides[1]:
-        return None
-    return boxes[int(np.argmax(boxes[:, 2]))]

@@ -22,22 +22,22 @@ from pathlib import Path
 import numpy as np
 
 from . import gallery as gallery_io
-from .config import Config
-from .detect import HaarDetector
-from .embed import Embedder
+from .config import Config, with_model_scores
 from .errors import SiamfaceError
-from .events import Event, emit_line, utc_now
-from .match import UNKNOWN, Match, Matcher
-from .mqtt import MqttPublisher
-from .notify import Notifier
-from .pipeline import STAGES, FrameResult, Pipeline
-from .prometheus import Metrics
-from .quality import weights
-from .scan import Scanner
-from .snapshots import Snapshots
-from .sources import FrameSource, Waiting, open_source, source_path
-from .track import Tracker, TrackEvent
-from .webhook import Webhook
+from .loop.detect import HaarDetector
+from .loop.embed import Embedder
+from .loop.match import UNKNOWN, Match, Matcher
+from .loop.pipeline import STAGES, FrameResult, Pipeline
+from .loop.quality import weights
+from .loop.scan import Scanner
+from .loop.sources import FrameSource, Waiting, open_source, source_path
+from .loop.track import Tracker, TrackEvent
+from .outputs.events import Event, emit_line, utc_now
+from .outputs.mqtt import MqttPublisher
+from .outputs.notify import Notifier
+from .outputs.prometheus import Metrics
+from .outputs.snapshots import Snapshots
+from .outputs.webhook import Webhook
 
 log = logging.getLogger("face-edge")
 
@@ -56,6 +56,7 @@ class Runtime:
 
 def load_runtime(config: Config) -> Runtime:
     embedder = Embedder(config.model_path, config.threads)
+    config = with_model_scores(config, embedder.contract.scores, embedder.path)
     return Runtime(
         config, Pipeline(Scanner(HaarDetector(config.detector), config.scan), embedder, load_matcher(config, embedder))
     )
@@ -124,7 +125,7 @@ class Runner:
         self._reload = True
 
     def run(self) -> int:
-        from .annotate import AnnotatedOutput, draw
+        from .outputs.annotate import AnnotatedOutput, draw
 
         runtime = load_runtime(self._load_config())
         if not runtime.config.source_given:  # an empty or missing config: say what is being read

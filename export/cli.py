@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge.errors import SiamfaceError
+from siamface.edge.errors import SiamfaceError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

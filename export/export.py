@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.atomic import write_atomically, write_text_atomically
-from edge.contract import ModelContract
-from edge.errors import SiamfaceError
-from edge.preprocess import to_tensor
-
-from .calibration import calibration_faces
+from siamface.edge.atomic import write_atomically, write_text_atomically
+from siamface.edge.contract import ModelContract
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.loop.preprocess import to_tensor
+from siamface.train.crops import calibration_faces
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +198,7 @@ def export(
     import tensorflow as tf
     import tf2onnx
 
-    from train.modelfile import load_embedding_model
+    from siamface.train.modelfile import load_embedding_model
 
     model, contract = load_embedding_model(keras_path)
     source_sha = hashlib.sha256(keras_path.read_bytes()).hexdigest()
@@ -315,8 +314,8 @@ def _accuracies(
     pairs_file: Path, images: Path, contract, model, fp32_session, int8_session, progress: bool, flip_average: bool
 ) -> dict:
     """Dev-pairs accuracy of Keras, fp32 and int8, with the protocol code of face-edge evaluate."""
-    from train.cache import cache_root
-    from train.validate import load_pairs
+    from siamface.train.cache import cache_root
+    from siamface.train.validate import load_pairs
 
     pair_set = load_pairs(pairs_file, images, contract, cache_root() / "pairs", progress)
     batch = to_tensor(pair_set.crops, contract)

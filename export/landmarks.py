@@ -1,10 +1,10 @@
-"""Convert dlib's 5-point face landmark model into the arrays edge/landmarks.py runs with numpy.
+"""Convert dlib's 5-point face landmark model into the arrays edge/loop/landmarks.py runs with numpy.
 
 dlib's shape_predictor_5_face_landmarks.dat (Davis King, CC0) is a cascade of regression-tree
 forests. Its file is dlib's own serialisation; this reads it once on the workstation so the device
 needs neither dlib nor the .dat file.
 
-    python -m export.landmarks [--dat shape_predictor_5_face_landmarks.dat] --out edge/models/landmarks-5.npz
+    python -m siamface.export.landmarks [--dat shape_predictor_5_face_landmarks.dat] --out edge/models/landmarks-5.npz
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.atomic import write_atomically
-from edge.errors import SiamfaceError
-
-from .dlib_stream import DlibReader, bundled_dat
+from siamface.edge.atomic import write_atomically
+from siamface.edge.errors import SiamfaceError
+from siamface.train.dlib_stream import DlibReader, bundled_dat
 
 
 def read_dlib_shape_predictor(path: Path) -> dict[str, np.ndarray]:
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         arrays = read_dlib_shape_predictor(args.dat or default_dat())
     except (SiamfaceError, OSError) as error:
-        print(f"export.landmarks: {error}", file=sys.stderr)
+        print(f"siamface.export.landmarks: {error}", file=sys.stderr)
         return 2
     write_atomically(args.out, lambda h: np.savez_compressed(h, **arrays))
     print(

@@ -1,6 +1,6 @@
 """The shipped default threshold: `face-edge calibrate`'s analysis on dev identities.
 
-    python -m export.threshold [--model FILE.onnx] [--images ../shared/data/dev/celeba] [--far 1e-3]
+    python -m siamface.export.threshold [--model FILE.onnx] [--images ../shared/data/dev/celeba] [--far 1e-3]
                                [--enroll-count 3] [--min-frames 3] [--write config.yaml] [--plot threshold.png]
 
 Every dev identity is enrolled as a user would enrol someone, from a few photos (``--enroll-count``);
@@ -14,7 +14,7 @@ rare as ``--far``; an unknown track this alike to one still present, or gone les
 ago, is the same stranger and is not announced again.
 
 The track threshold is found the same way on tracks: each person's other photos, two at a time,
-made to look like video frames (edge/degrade.py) and matched as the tracker matches, by the running
+made to look like video frames (edge/evaluation/degrade.py) and matched as the tracker matches, by the running
 template from ``tracking.min_frames`` frames on; a track's score against a person is the highest
 any of its templates reaches, since it is named the first time one crosses.
 """
@@ -29,16 +29,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edge import calibrate as cal
-from edge.degrade import sequence_embeddings
-from edge.detect import HaarDetector, face_or_whole
-from edge.embed import DEFAULT_MODEL, Embedder
-from edge.errors import SiamfaceError
-from edge.evaluate import embed_images
-from edge.gallery import Gallery, PhotoRecord
-from edge.images import is_image_path, read_image
-from edge.match import UNKNOWN, Matcher
-from edge.track import TrackSettings
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.evaluation import calibrate as cal
+from siamface.edge.evaluation.degrade import sequence_embeddings
+from siamface.edge.evaluation.evaluate import embed_images, embedded_gallery, identity_photos
+from siamface.edge.gallery import Gallery
+from siamface.edge.images import read_image
+from siamface.edge.loop.detect import HaarDetector, face_or_whole
+from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
+from siamface.edge.loop.match import UNKNOWN, Matcher
+from siamface.edge.loop.track import TrackSettings
 
 REPO = Path(__file__).resolve().parent.parent
 MARGINS = (0.0, 0.01, 0.02, 0.05)
@@ -46,10 +46,8 @@ PHOTOS_PER_TRACK = 2  # a track shows a person in a pose or two...
 FRAMES_PER_PHOTO = 3  # ...over several alike frames each
 
 
-def identity_photos(images: Path, enroll_count: int) -> dict[str, list[Path]]:
-    folders = sorted(d for d in images.iterdir() if d.is_dir()) if images.is_dir() else []
-    people = {d.name: sorted(p for p in d.iterdir() if is_image_path(p)) for d in folders}
-    people = {name: photos for name, photos in people.items() if len(photos) > enroll_count}
+def dev_people(images: Path, enroll_count: int) -> dict[str, list[Path]]:
+    people = identity_photos(images, enroll_count) if images.is_dir() else {}
     if len(people) < 2:
         raise SiamfaceError(f"--images {images}: need at least two identity folders of more than {enroll_count} photos")
     return people
@@ -60,11 +58,10 @@ def dev_scores(
 ) -> tuple[Gallery, list[tuple[str, np.ndarray]], int]:
     """The gallery of every dev person's first photos, each person's other photos as embeddings, and
     how many photos had no detected face."""
-    people = identity_photos(images, enroll_count)
+    people = dev_people(images, enroll_count)
     embedded = embed_images([p for photos in people.values() for p in photos], HaarDetector(), embedder, progress)
     v = embedded.vectors
-    gallery = Gallery(embedder.fingerprint, embedder.contract.preprocess_version, embedder.contract.embedding_size)
-    gallery.people = {n: [PhotoRecord(str(p), "", "", v[p]) for p in ps[:enroll_count]] for n, ps in people.items()}
+    gallery = embedded_gallery(embedder, {n: photos[:enroll_count] for n, photos in people.items()}, v)
     probes = [(name, np.stack([v[p] for p in photos[enroll_count:]])) for name, photos in people.items()]
     return gallery, probes, embedded.fallbacks
 
@@ -75,7 +72,7 @@ def dev_tracks(
     """Video-like tracks of every dev person, made from the photos they were not enrolled from."""
     rng = np.random.default_rng(seed)
     detector = HaarDetector()
-    people = identity_photos(images, enroll_count)
+    people = dev_people(images, enroll_count)
     tracks = []
     for name, photos in tqdm(people.items(), desc="tracks", unit="person", disable=not progress):
         probes = photos[enroll_count:]
@@ -128,6 +125,23 @@ def naming_rates(
     return right / len(answers), wrong / len(answers)
 
 
+def write_scores(model: Path, scores: dict[str, float]) -> dict[str, float]:
+    """Put the matching scores into the model's metadata (siamface.match.*), four decimals each, as a
+    config would hold them; the file is rewritten atomically, so its sha256 changes, its weights not."""
+    import onnx
+
+    from siamface.edge.atomic import write_atomically
+    from siamface.edge.contract import PREFIX, SCORES
+
+    proto = onnx.load(str(model))
+    written = {key: round(float(scores[key]), 4) for key in SCORES}
+    keep = {p.key: p.value for p in proto.metadata_props if not p.key.startswith(f"{PREFIX}match.")}
+    onnx.helper.set_model_props(proto, {**keep, **{f"{PREFIX}match.{k}": repr(v) for k, v in written.items()}})
+    data = proto.SerializeToString()
+    write_atomically(model, lambda handle: handle.write(data))
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
@@ -136,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enroll-count", type=int, default=3, help="photos per enrolled person")
     parser.add_argument("--min-frames", type=int, default=TrackSettings.min_frames, help="tracking.min_frames")
     parser.add_argument("--seed", type=int, default=0, help="for the video-like degradations of the tracks")
-    parser.add_argument("--write", type=Path, help="set match.threshold, track_threshold, stranger_threshold here")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="write the thresholds and match.margin into the model's metadata, where match.*: null finds them",
+    )
     parser.add_argument("--plot", type=Path, help="score histogram PNG (and the tracks' beside it, *-tracks.png)")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
@@ -222,24 +240,24 @@ def main(argv: list[str] | None = None) -> int:
         f"of different people reach it, {stranger_result.tar:.3f} of pairs of one person's"
     )
     if args.plot:
-        from edge.plots import score_histogram
+        from siamface.edge.evaluation.plots import score_histogram
 
         score_histogram(genuine, impostor, args.plot, f"dev identities, {args.model.name}", result.threshold)
         tracks_plot = args.plot.with_name(f"{args.plot.stem}-tracks.png")
         title = f"video-like tracks of dev identities, {args.model.name}"
         score_histogram(track_genuine, track_impostor, tracks_plot, title, track_result.threshold)
+    if args.write:
+        scores = {
+            "threshold": result.threshold,
+            "margin": MARGINS[2],
+            "track_threshold": track_result.threshold,
+            "stranger_threshold": stranger_result.threshold,
+        }
+        written = write_scores(args.model, scores)
+        figures["model_sha256"] = Embedder(args.model, threads=1).fingerprint  # the file as it now is
+        print(f"wrote {', '.join(f'match.{k}: {v:.4f}' for k, v in written.items())} into {args.model}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
-    if args.write:
-        from edge.config_edit import set_threshold
-
-        set_threshold(args.write, result.threshold)
-        set_threshold(args.write, track_result.threshold, "track_threshold")
-        set_threshold(args.write, stranger_result.threshold, "stranger_threshold")
-        print(
-            f"wrote match.threshold: {result.threshold:.4f}, match.track_threshold: {track_result.threshold:.4f}, "
-            f"match.stranger_threshold: {stranger_result.threshold:.4f} into {args.write}"
-        )
     return 0
 
 

@@ -25,8 +25,8 @@ def identity_photos(root: Path, name: str) -> list[Path]:
 
 def one_face_photos(root: Path, name: str, count: int = 1) -> list[Path]:
     """The first ``count`` photos of a person in which the default detector finds exactly one face."""
-    from edge.detect import HaarDetector
-    from edge.images import read_image
+    from siamface.edge.images import read_image
+    from siamface.edge.loop.detect import HaarDetector
 
     detector = HaarDetector()
     found = [p for p in identity_photos(root, name) if len(detector.detect(read_image(p))) == 1][:count]
@@ -39,7 +39,7 @@ def one_face_photos(root: Path, name: str, count: int = 1) -> list[Path]:
 def fixture_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small PCA+LDA embedding model fitted in the test session (no TensorFlow), on train/ identities only."""
     pytest.importorskip("onnx", reason="building the fixture model needs onnx (pip install -e '.[dev]')")
-    from export.standin import build_standin
+    from .standin import build_standin
 
     roots = [data_dir("train", "att"), data_dir("train", "faces94"), data_dir("train", "celeba")]
     out = tmp_path_factory.mktemp("model") / "fixture.onnx"

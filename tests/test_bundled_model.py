@@ -8,11 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from edge import config as config_io
-from edge.detect import HaarDetector
-from edge.embed import DEFAULT_MODEL, Embedder
-from edge.evaluate import embed_images, pair_paths
-from edge.pairs import read_pairs
+from siamface.edge import config as config_io
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.evaluation.evaluate import embed_images, pair_paths
+from siamface.edge.evaluation.pairs import read_pairs
+from siamface.edge.loop.detect import HaarDetector
+from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
 
 from .conftest import REPO, data_dir
 
@@ -25,31 +26,52 @@ def test_bundled_model_is_found_by_default_and_named_in_the_config():
     assert "standin" not in DEFAULT_MODEL.name
 
 
-def test_built_in_defaults_are_the_shipped_configs_score_settings():
-    # Without a config.yaml the device uses its built-in defaults: they must suit the bundled model's
-    # score scale (strangers near 0.88), or a missing config file would name strangers.
+def test_the_shipped_config_and_the_built_in_defaults_take_their_scores_from_the_model():
+    # Scores belong to a model's scale: neither config.yaml nor the built-in defaults hold a copy.
     shipped, built_in = config_io.load(REPO / "config.yaml"), config_io.parse({}, None)
-    assert built_in.threshold == shipped.threshold and built_in.margin == shipped.margin
-    assert built_in.tracking.min_similarity == shipped.tracking.min_similarity
-    assert built_in.tracking.jump_similarity == shipped.tracking.jump_similarity == shipped.threshold
-    assert built_in.tracking == shipped.tracking  # the track threshold and every tracking rule
+    for config in (shipped, built_in):
+        assert (
+            config.threshold is config.margin is config.tracking.threshold is config.tracking.stranger_threshold is None
+        )
+    scores = Embedder(DEFAULT_MODEL).contract.scores
+    resolved = config_io.with_model_scores(shipped, scores, DEFAULT_MODEL)
+    assert (resolved.threshold, resolved.margin) == (scores["threshold"], scores["margin"])
+    assert resolved.tracking.threshold == scores["track_threshold"]
+    assert resolved.tracking.stranger_threshold == scores["stranger_threshold"]
+    assert resolved.tracking.jump_similarity == resolved.threshold  # the far-jump gate is the naming standard
+    assert resolved.tracking.margin == resolved.margin
 
 
-def test_the_shipped_track_threshold_is_the_one_calibrated_on_tracks():
-    """config.yaml's match thresholds are what `python -m export.threshold` found for the bundled
-    model (docs/default-model/threshold.json), rounded up to the four decimals it writes."""
+def test_a_config_score_wins_over_the_models_and_a_model_without_scores_needs_them_in_the_config(tmp_path):
+    import onnx
+
+    scores = Embedder(DEFAULT_MODEL).contract.scores
+    resolved = config_io.with_model_scores(config_io.parse({"match": {"threshold": 0.5}}, None), scores, DEFAULT_MODEL)
+    assert resolved.threshold == 0.5 and resolved.tracking.jump_similarity == 0.5
+    assert resolved.tracking.threshold == scores["track_threshold"]
+    bare = tmp_path / "bare.onnx"
+    proto = onnx.load(str(DEFAULT_MODEL))
+    kept = {p.key: p.value for p in proto.metadata_props if not p.key.startswith("siamface.match.")}
+    onnx.helper.set_model_props(proto, kept)
+    bare.write_bytes(proto.SerializeToString())
+    with pytest.raises(SiamfaceError, match=r"bare.onnx: the model carries no match.threshold .* sets none"):
+        config_io.with_model_scores(config_io.parse({}, None), Embedder(bare).contract.scores, bare)
+
+
+def test_the_models_scores_are_the_ones_calibrated_for_it():
+    """The bundled model carries what `python -m siamface.export.threshold --write` found for it
+    (docs/default-model/threshold.json), to the four decimals it writes."""
     figures = json.loads((REPO / "docs" / "default-model" / "threshold.json").read_text())
-    shipped = config_io.load(REPO / "config.yaml")
-    assert figures["model_sha256"] == Embedder(DEFAULT_MODEL).fingerprint
-    assert shipped.tracking.threshold == pytest.approx(figures["track_threshold"], abs=1e-4)
-    assert shipped.threshold == pytest.approx(figures["threshold"], abs=1e-4)
-    assert shipped.tracking.stranger_threshold == pytest.approx(figures["stranger_threshold"], abs=1e-4)
+    embedder = Embedder(DEFAULT_MODEL)
+    assert figures["model_sha256"] == embedder.fingerprint
+    for key in ("threshold", "track_threshold", "stranger_threshold"):
+        assert embedder.contract.scores[key] == pytest.approx(figures[key], abs=1e-4)
 
 
 def test_same_person_clears_the_shipped_threshold_far_more_often_than_a_stranger():
     images = data_dir("dev", "celeba")
     pairs_file = data_dir("dev", "pairs.txt")
-    threshold = config_io.load(REPO / "config.yaml").threshold
+    threshold = Embedder(DEFAULT_MODEL).contract.scores["threshold"]
     pairs = read_pairs(pairs_file)
     paths = pair_paths(pairs, images, pairs_file)
     embedded = embed_images([p for pair in paths for p in pair], HaarDetector(), Embedder(), progress=False)
@@ -65,3 +87,9 @@ def test_same_person_clears_the_shipped_threshold_far_more_often_than_a_stranger
     # Measured 0.683 against 0.0000 with dlib's ResNet factorised and refined (the network we trained ourselves
     # before it: 0.127 against 0.0000): single photo against single photo at a strict threshold.
     assert genuine_rate - stranger_rate >= 0.5
+
+
+def test_a_config_naming_the_bundled_models_old_file_gets_the_bundled_model(caplog):
+    config = config_io.parse({"model": {"path": "/opt/siamface/edge/models/siamface-mobile.onnx"}}, None)
+    assert config.model_path == DEFAULT_MODEL
+    assert "is the bundled model's old name" in caplog.text

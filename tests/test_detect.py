@@ -1,7 +1,8 @@
 import numpy as np
 
 from bench import scenes
-from edge.detect import (
+from siamface.edge.images import read_image
+from siamface.edge.loop.detect import (
     PHOTO_MIN_FACE,
     PHOTO_MIN_NEIGHBORS,
     DetectorSettings,
@@ -10,8 +11,7 @@ from edge.detect import (
     largest_face,
     photo_faces,
 )
-from edge.images import read_image
-from edge.track import iou
+from siamface.edge.loop.track import iou
 
 from .conftest import REPO, data_dir
 

@@ -5,7 +5,7 @@ from .conftest import REPO
 
 SCRIPT = f"""
 import sys
-from edge.cli import main
+from siamface.edge.cli import main
 code = main(["verify", "{REPO / "samples" / "astronaut.jpg"}", "{REPO / "samples" / "frames" / "frame_01.jpg"}"])
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "train", "export"))
 print("HEAVY", heavy, code)

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.errors import SiamfaceError
+from siamface.edge.errors import SiamfaceError
 
 from .conftest import data_dir
 
@@ -30,8 +30,8 @@ def _dlib_chips(count: int) -> list[np.ndarray]:
 
 
 def test_keras_rebuild_gives_dlibs_own_embeddings():
-    from edge.preprocess import to_tensor
-    from train.dlib_resnet import CONTRACT, default_dat, dlib_resnet
+    from siamface.edge.loop.preprocess import to_tensor
+    from siamface.train.dlib_resnet import CONTRACT, default_dat, dlib_resnet
 
     chips = _dlib_chips(6)
     encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
@@ -45,11 +45,11 @@ def test_keras_rebuild_gives_dlibs_own_embeddings():
 
 
 def test_factorised_and_refined_model_keeps_the_budget_and_dlibs_embeddings(tmp_path):
-    from edge.preprocess import to_tensor
-    from export.calibration import calibration_faces
-    from train.dlib_resnet import CONTRACT, default_dat, dlib_resnet
-    from train.lowrank import factorise, refine
-    from train.modelfile import load_embedding_model, save_embedding_model
+    from siamface.edge.loop.preprocess import to_tensor
+    from siamface.train.crops import calibration_faces
+    from siamface.train.dlib_resnet import CONTRACT, default_dat, dlib_resnet
+    from siamface.train.lowrank import factorise, refine
+    from siamface.train.modelfile import load_embedding_model, save_embedding_model
 
     teacher = dlib_resnet(default_dat())
     crops, _, _ = calibration_faces(data_dir("train", "celeba"), CONTRACT, 160, progress=False)
@@ -77,7 +77,7 @@ def test_factorised_and_refined_model_keeps_the_budget_and_dlibs_embeddings(tmp_
 
 
 def test_not_the_dlib_resnet_is_a_one_line_error(tmp_path):
-    from train.dlib_resnet import default_dat, read_dlib_resnet
+    from siamface.train.dlib_resnet import default_dat, read_dlib_resnet
 
     landmarks = Path(models.pose_predictor_five_point_model_location())
     with pytest.raises(SiamfaceError, match=r"shape_predictor_5_face_landmarks\.dat: 0 convolutions.*expected"):

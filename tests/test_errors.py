@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from edge.cli import main
+from siamface.edge.cli import main
 
 from .conftest import REPO
 

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import yaml
 
-from edge import calibrate as cal
-from edge import gallery as gallery_io
-from edge.cli import main
-from edge.config_edit import set_threshold
-from edge.detect import HaarDetector
-from edge.embed import Embedder
-from edge.enroll import enroll
-from edge.errors import SiamfaceError
-from edge.evaluate import embed_images
-from edge.pairs import image_path, read_pairs
+from siamface.edge import gallery as gallery_io
+from siamface.edge.cli import main
+from siamface.edge.enroll import enroll
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.evaluation import calibrate as cal
+from siamface.edge.evaluation.config_edit import set_threshold
+from siamface.edge.evaluation.evaluate import embed_images
+from siamface.edge.evaluation.pairs import image_path, read_pairs
+from siamface.edge.loop.detect import HaarDetector
+from siamface.edge.loop.embed import Embedder
 
 from .conftest import REPO, data_dir, identity_photos
 

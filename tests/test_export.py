@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from edge.detect import HaarDetector, largest_face
-from edge.embed import Embedder
-from edge.errors import SiamfaceError
-from edge.images import read_image
-from edge.preprocess import crop_face, to_tensor
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.images import read_image
+from siamface.edge.loop.detect import HaarDetector, largest_face
+from siamface.edge.loop.embed import Embedder
+from siamface.edge.loop.preprocess import crop_face, to_tensor
 
 from .conftest import REPO, data_dir
 
@@ -18,8 +18,8 @@ pytest.importorskip("tf2onnx", reason="export needs the [train] extra")
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from train.recipe import parse
-    from train.trainer import train
+    from siamface.train.recipe import parse
+    from siamface.train.trainer import train
 
     work = tmp_path_factory.mktemp("export")
     recipe = parse(
@@ -51,8 +51,8 @@ def small_pairs(tmp_path_factory):
 
 
 def test_exported_model_runs_on_the_device_and_matches_keras(trained, small_pairs, tmp_path, monkeypatch):
-    from export.export import Limits, export
-    from train.modelfile import load_embedding_model
+    from siamface.export.export import Limits, export
+    from siamface.train.modelfile import load_embedding_model
 
     keras_path, work = trained
     monkeypatch.setenv("XDG_CACHE_HOME", str(work / "xdg"))
@@ -103,8 +103,8 @@ def test_exported_model_runs_on_the_device_and_matches_keras(trained, small_pair
 
 
 def test_flip_average_export_embeds_a_face_and_its_mirror_alike(trained, tmp_path, monkeypatch):
-    from export.export import Limits, export, keras_embed
-    from train.modelfile import load_embedding_model
+    from siamface.export.export import Limits, export, keras_embed
+    from siamface.train.modelfile import load_embedding_model
 
     keras_path, work = trained
     monkeypatch.setenv("XDG_CACHE_HOME", str(work / "xdg"))
@@ -145,7 +145,7 @@ def test_flip_average_export_embeds_a_face_and_its_mirror_alike(trained, tmp_pat
 def test_blank_calibration_is_refused_and_nothing_is_written(trained, tmp_path):
     import cv2
 
-    from export.export import export
+    from siamface.export.export import export
 
     keras_path, _ = trained
     blank = tmp_path / "blank"
@@ -168,7 +168,7 @@ def test_blank_calibration_is_refused_and_nothing_is_written(trained, tmp_path):
 
 
 def test_not_an_embedding_model_and_missing_calibration(trained, tmp_path, capsys):
-    from export.cli import main
+    from siamface.export.cli import main
 
     keras_path, _ = trained
     similarity = keras_path.parent / "similarity.keras"

@@ -11,13 +11,13 @@ import sys
 import numpy as np
 import pytest
 
-from edge import gallery as gallery_io
-from edge.cli import main
-from edge.config_edit import set_threshold
-from edge.detect import HaarDetector
-from edge.embed import Embedder
-from edge.enroll import enroll
-from edge.errors import SiamfaceError
+from siamface.edge import gallery as gallery_io
+from siamface.edge.cli import main
+from siamface.edge.enroll import enroll
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.evaluation.config_edit import set_threshold
+from siamface.edge.loop.detect import HaarDetector
+from siamface.edge.loop.embed import Embedder
 
 from .conftest import REPO, one_face_photos
 
@@ -25,7 +25,18 @@ ASTRONAUT = str(REPO / "samples" / "astronaut.jpg")
 
 
 def enroll_command(gallery, name, photo):
-    return [sys.executable, "-m", "edge.cli", "enroll", "--quiet", "--gallery", str(gallery), "--person", name, photo]
+    return [
+        sys.executable,
+        "-m",
+        "siamface.edge.cli",
+        "enroll",
+        "--quiet",
+        "--gallery",
+        str(gallery),
+        "--person",
+        name,
+        photo,
+    ]
 
 
 def test_two_enrolments_at_once_both_land(tmp_path, dev_people):
@@ -110,7 +121,7 @@ def _umask() -> int:
 def test_a_save_killed_mid_write_leaves_no_litter_for_long(tmp_path):
     """A temporary file left by a killed writer is removed by the next save once it is stale; one
     that a live writer may still be filling is left alone."""
-    from edge.atomic import STALE_SECONDS, write_text_atomically
+    from siamface.edge.atomic import STALE_SECONDS, write_text_atomically
 
     target = tmp_path / "config.yaml"
     stale, fresh = tmp_path / ".config.yaml.abc123.tmp", tmp_path / ".config.yaml.def456.tmp"
@@ -165,7 +176,7 @@ OK_REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 def test_the_webhook_thread_survives_a_reply_that_is_not_http():
-    from edge.webhook import Webhook
+    from siamface.edge.outputs.webhook import Webhook
 
     server = TinyServer([b"this is not HTTP at all\r\n\r\n", OK_REPLY])
     hook = Webhook(f"http://127.0.0.1:{server.port}/events", retries=0)
@@ -177,7 +188,7 @@ def test_the_webhook_thread_survives_a_reply_that_is_not_http():
 
 
 def test_the_webhook_does_not_retry_a_client_error():
-    from edge.webhook import Webhook
+    from siamface.edge.outputs.webhook import Webhook
 
     server = TinyServer([b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"])
     hook = Webhook(f"http://127.0.0.1:{server.port}/events", retries=3)
@@ -189,8 +200,8 @@ def test_the_webhook_does_not_retry_a_client_error():
 
 @pytest.mark.parametrize("url", ["http://localhost:abc/x", "http:///x", "ftp://example/x"])
 def test_a_webhook_url_that_cannot_work_is_a_config_error(url):
-    from edge.config import parse
-    from edge.errors import SiamfaceError
+    from siamface.edge.config import parse
+    from siamface.edge.errors import SiamfaceError
 
     with pytest.raises(SiamfaceError, match=r"defaults: webhook.url=.*expected an http:// or https:// URL"):
         parse({"webhook": {"url": url}}, None)
@@ -233,7 +244,7 @@ def test_a_snapshot_that_fails_to_save_loses_the_crop_not_the_service(
     import errno
     import json
 
-    from edge.snapshots import Snapshots
+    from siamface.edge.outputs.snapshots import Snapshots
 
     def disk_full(self, crop, name):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -318,7 +329,7 @@ def test_a_reader_that_goes_away_ends_the_run_quietly(astronaut_gallery):
         [
             sys.executable,
             "-m",
-            "edge.cli",
+            "siamface.edge.cli",
             "run",
             "--gallery",
             str(astronaut_gallery),
@@ -359,8 +370,8 @@ def _bad_configs(tmp_path, good: str):
 
 
 def test_a_reload_to_a_config_that_cannot_work_is_refused_and_the_service_runs_on(tmp_path, astronaut_gallery, caplog):
-    from edge import config as config_io
-    from edge.runner import Runner
+    from siamface.edge import config as config_io
+    from siamface.edge.runner import Runner
 
     frames = tmp_path / "frames"
     frames.mkdir()
@@ -399,9 +410,9 @@ def test_a_stop_while_the_camera_is_gone_is_prompt_and_a_clean_exit(astronaut_ga
     import threading
     import time
 
-    from edge import config as config_io
-    from edge.images import read_image
-    from edge.runner import Runner
+    from siamface.edge import config as config_io
+    from siamface.edge.images import read_image
+    from siamface.edge.runner import Runner
 
     class Camera:
         """Three frames of the astronaut, then unplugged; reopening fails from then on."""
@@ -429,7 +440,7 @@ def test_a_stop_while_the_camera_is_gone_is_prompt_and_a_clean_exit(astronaut_ga
         opened.append(Camera())
         return opened[0]
 
-    monkeypatch.setattr("edge.runner.open_source", open_source)
+    monkeypatch.setattr("siamface.edge.runner.open_source", open_source)
     config = config_io.parse(
         {"source": "0", "gallery": str(astronaut_gallery), "service": {"exit_after": 60, "max_backoff": 10}}, None
     )
@@ -465,7 +476,7 @@ class Service:
         self.err: list[str] = []
         env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "1000000"}
         self.child = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "siamface.edge.cli", "run", "--config", str(config)],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

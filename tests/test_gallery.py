@@ -6,9 +6,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from edge import gallery as gallery_io
-from edge.errors import SiamfaceError
-from edge.gallery import Gallery, PhotoRecord
+from siamface.edge import gallery as gallery_io
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.gallery import Gallery, PhotoRecord
 
 
 def sample_gallery(names=("alice", "bob"), dims=8) -> Gallery:
@@ -44,7 +44,7 @@ def test_round_trip_keeps_people_and_embeddings(tmp_path):
 
 CRASH = """
 import sys, os, numpy as np
-from edge import gallery as g
+from siamface.edge import gallery as g
 sys.path.insert(0, {tests!r})
 from test_gallery import sample_gallery
 

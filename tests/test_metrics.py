@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from edge import metrics
-from edge.errors import SiamfaceError
-from edge.pairs import read_pairs
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.evaluation import lfw_metrics as metrics
+from siamface.edge.evaluation.pairs import read_pairs
 
 
 def folds_of(n_folds: int, per_fold: int) -> np.ndarray:
@@ -78,3 +78,10 @@ def test_pairs_file_errors_name_the_line(tmp_path):
     short.write_text("2\t2\na\t1\t2\n")
     with pytest.raises(SiamfaceError, match=r"short.txt: 1 pair lines, header says 2 folds of 2x2 = 8"):
         read_pairs(short)
+
+
+def test_detection_identification_rate_counts_right_and_confident_probes_only():
+    best = np.array([0.9, 0.8, 0.7, 0.95])
+    correct = np.array([True, True, True, False])  # the 0.95 probe named the wrong person
+    rates = metrics.detection_identification_rate(best, correct, [0.75, 0.85, 0.99])
+    assert rates.tolist() == [0.5, 0.25, 0.0]

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from edge.cli import main
+from siamface.edge.cli import main
 
 from .conftest import REPO
 
@@ -100,7 +100,7 @@ def test_events_go_to_camera_and_person_topics_with_retained_availability(broker
 
 
 def test_prometheus_endpoint_counts_frames_faces_and_events(tmp_path):
-    from edge.prometheus import Metrics
+    from siamface.edge.outputs.prometheus import Metrics
 
     metrics = Metrics(0)
     metrics.frames.inc(3)

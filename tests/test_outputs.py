@@ -9,9 +9,9 @@ from typing import ClassVar
 
 import pytest
 
-from edge.cli import main
-from edge.snapshots import Snapshots
-from edge.webhook import Webhook
+from siamface.edge.cli import main
+from siamface.edge.outputs.snapshots import Snapshots
+from siamface.edge.outputs.webhook import Webhook
 
 from .conftest import REPO
 

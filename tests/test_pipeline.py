@@ -6,14 +6,14 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from edge import gallery as gallery_io
-from edge.cli import main
-from edge.detect import HaarDetector
-from edge.embed import DEFAULT_MODEL, Embedder
-from edge.enroll import enroll
-from edge.errors import SiamfaceError
-from edge.match import UNKNOWN, Matcher
-from edge.pipeline import Pipeline
+from siamface.edge import gallery as gallery_io
+from siamface.edge.cli import main
+from siamface.edge.enroll import enroll
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.loop.detect import HaarDetector
+from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
+from siamface.edge.loop.match import UNKNOWN, Matcher
+from siamface.edge.loop.pipeline import Pipeline
 
 from .conftest import REPO, identity_photos, one_face_photos
 
@@ -36,7 +36,7 @@ def enrolled(embedder, dev_people):
 def test_same_photo_enrolled_and_probed_scores_one(embedder, enrolled):
     gallery, _, people = enrolled
     pipeline = Pipeline(HaarDetector(), embedder, Matcher(gallery, threshold=0.5, margin=0.05))
-    from edge.images import read_image
+    from siamface.edge.images import read_image
 
     for name, photos in people.items():
         path = next(p for p in photos if any(r.path == str(p.absolute()) for r in gallery.people[name]))
@@ -51,7 +51,7 @@ def test_strangers_are_unknown_at_a_sensible_threshold(embedder, enrolled, dev_p
     root, names = dev_people
     strangers = names[5:35]
     pipeline = Pipeline(HaarDetector(), embedder, Matcher(gallery, threshold=0.5, margin=0.05))
-    from edge.images import read_image
+    from siamface.edge.images import read_image
 
     named = total = 0
     for name in strangers:
@@ -69,7 +69,7 @@ def test_margin_rule_makes_a_near_tie_unknown(embedder, dev_people):
     # The same person enrolled under two names: the two best people are a near tie.
     people = {"alice": [photos[0]], "alice_twin": [photos[0]]}
     gallery, _ = enroll(None, people, HaarDetector(), embedder, progress=False)
-    from edge.images import read_image
+    from siamface.edge.images import read_image
 
     image = read_image(photos[0])
     faces = embedder.embed_faces(image, HaarDetector().detect(image)[:1])
@@ -124,7 +124,7 @@ def test_a_portrait_with_a_small_background_face_enrols_its_subject(tmp_path, de
     face (someone behind, or a false hit) does not stop the enrolment, and is not what is enrolled."""
     import cv2
 
-    from edge.images import read_image
+    from siamface.edge.images import read_image
 
     root, names = dev_people
 
@@ -193,8 +193,8 @@ def test_run_over_an_image_folder_emits_the_expected_events(tmp_path, fixture_mo
 def test_a_faint_face_in_a_photo_is_enrolled_not_skipped(embedder, dev_people):
     """Enrolment searches a photo again, less strictly, where the live loop's strictness finds no
     face; the gallery holds the embedding of the face that second search found."""
-    from edge.detect import PHOTO_MIN_NEIGHBORS
-    from edge.images import read_image
+    from siamface.edge.images import read_image
+    from siamface.edge.loop.detect import PHOTO_MIN_NEIGHBORS
 
     root, _ = dev_people
     detector = HaarDetector()

@@ -1,22 +1,22 @@
 import numpy as np
 import pytest
 
-from edge.contract import PREFIX, ModelContract
-from edge.errors import SiamfaceError
-from edge.images import read_image
-from edge.preprocess import crop_face, expand_box, to_tensor, whole_image_box
+from siamface.edge.contract import PREFIX, ModelContract
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.images import read_image
+from siamface.edge.loop.preprocess import crop_face, expand_box, to_tensor, whole_image_box
 
 from .conftest import REPO
 
 CONTRACT = ModelContract(
-    width=64, height=64, channels="bgr", layout="nhwc", mean=(0.0,), std=(1.0,), margin=0.25, embedding_size=8
+    width=64, height=64, channels="bgr", layout="nhwc", mean=(0.0,), std=(1.0,), crop_padding=0.25, embedding_size=8
 )
 
 
 def test_box_at_the_edge_is_padded_not_shifted():
     frame = read_image(REPO / "samples" / "astronaut.jpg")
     box = (-20, -10, 100, 100)  # partly above and left of the frame
-    x0, y0, x1, y1 = expand_box(box, CONTRACT.margin)
+    x0, y0, x1, y1 = expand_box(box, CONTRACT.crop_padding)
     expected = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
     expected[-y0:, -x0:] = frame[:y1, :x1]
     import cv2

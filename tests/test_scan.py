@@ -3,9 +3,9 @@
 import numpy as np
 
 from bench.frames import compose, sequence
-from edge.detect import DetectorSettings, HaarDetector
-from edge.scan import Scanner, ScanSettings
-from edge.track import iou
+from siamface.edge.loop.detect import DetectorSettings, HaarDetector
+from siamface.edge.loop.scan import Scanner, ScanSettings
+from siamface.edge.loop.track import iou
 
 from .conftest import data_dir, one_face_photos
 

@@ -11,11 +11,11 @@ import time
 import numpy as np
 import pytest
 
-from edge.cli import main
-from edge.config import parse
-from edge.errors import SiamfaceError
-from edge.images import read_image
-from edge.runner import CameraGone, Runner
+from siamface.edge.cli import main
+from siamface.edge.config import parse
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.images import read_image
+from siamface.edge.runner import CameraGone, Runner
 
 from .conftest import REPO
 
@@ -38,7 +38,7 @@ def test_notifications_arrive_in_order(gallery, tmp_path):
         [
             sys.executable,
             "-m",
-            "edge.cli",
+            "siamface.edge.cli",
             "run",
             "--gallery",
             str(gallery),
@@ -103,7 +103,7 @@ def test_a_vanishing_camera_is_reopened_with_backoff_then_the_process_gives_up(g
             raise item
         return item
 
-    monkeypatch.setattr("edge.runner.open_source", open_source)
+    monkeypatch.setattr("siamface.edge.runner.open_source", open_source)
     config = parse(
         {"source": "picamera2", "gallery": str(gallery), "service": {"exit_after": 20, "max_backoff": 4}}, None
     )
@@ -135,7 +135,7 @@ def test_sighup_reloads_a_good_config_refuses_a_bad_one_and_sigterm_stops(galler
     )
     config.write_text(body)
     child = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+        [sys.executable, "-m", "siamface.edge.cli", "run", "--config", str(config)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -185,7 +185,7 @@ def test_sighup_reloads_a_good_config_refuses_a_bad_one_and_sigterm_stops(galler
 
 
 def test_a_notify_socket_nobody_reads_does_not_stall_the_loop(tmp_path):
-    from edge.notify import Notifier
+    from siamface.edge.outputs.notify import Notifier
 
     address = str(tmp_path / "unread.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

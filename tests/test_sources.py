@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.errors import SiamfaceError
-from edge.images import read_image
-from edge.sources import Waiting, open_source
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.images import read_image
+from siamface.edge.loop.sources import Waiting, open_source
 
 from .conftest import REPO
 from .mjpeg_server import MjpegServer

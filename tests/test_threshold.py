@@ -1,4 +1,4 @@
-"""The shipped-threshold analysis (python -m export.threshold) on dev people, with the bundled model."""
+"""The shipped-threshold analysis (python -m siamface.export.threshold) on dev people, with the bundled model."""
 
 import json
 from itertools import pairwise
@@ -7,7 +7,7 @@ from .conftest import data_dir
 
 
 def test_threshold_holds_its_false_accept_rate_and_margins_trade_names_for_errors(tmp_path, capsys):
-    from export.threshold import MARGINS, main
+    from siamface.export.threshold import MARGINS, main
 
     people = tmp_path / "people"
     people.mkdir()

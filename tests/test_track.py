@@ -6,14 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import gallery as gallery_io
-from edge.config import parse
-from edge.detect import HaarDetector
-from edge.embed import Embedder
-from edge.enroll import enroll
-from edge.images import read_image
-from edge.quality import sharpness
-from edge.runner import Runner
+from siamface.edge import gallery as gallery_io
+from siamface.edge.config import parse
+from siamface.edge.enroll import enroll
+from siamface.edge.images import read_image
+from siamface.edge.loop.detect import HaarDetector
+from siamface.edge.loop.embed import Embedder
+from siamface.edge.loop.quality import sharpness
+from siamface.edge.runner import Runner
 
 from .conftest import one_face_photos
 
@@ -83,7 +83,9 @@ def test_one_enter_and_one_leave_per_person_and_none_for_blurred_faces(people, m
     frames += [frame_with() for _ in range(6)]  # nobody: alice's track ends after leave_after
     frames += [frame_with((bob, 40 + 15 * i, 150), (stranger, 420, 40)) for i in range(10)]  # bob, and a blur
     clock = [0.0]
-    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None, waiting=None: Sequence(frames, clock))
+    monkeypatch.setattr(
+        "siamface.edge.runner.open_source", lambda spec, base_dir=None, waiting=None: Sequence(frames, clock)
+    )
     config = parse(
         {
             "source": "synthetic",
@@ -108,7 +110,9 @@ def test_cooldown_stops_a_second_enter_and_one_photo_names_every_face(people, mo
     frames = [frame_with((alice, 100, 100)) for _ in range(5)] + [frame_with() for _ in range(5)]
     frames += [frame_with((alice, 300, 100)) for _ in range(5)]  # alice comes back within the cool-down
     clock = [0.0]
-    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None, waiting=None: Sequence(frames, clock))
+    monkeypatch.setattr(
+        "siamface.edge.runner.open_source", lambda spec, base_dir=None, waiting=None: Sequence(frames, clock)
+    )
     config = parse(
         {"source": "synthetic", "gallery": str(gallery), "tracking": {"leave_after": 0.25, "cooldown": 30}}, None
     )
@@ -119,7 +123,9 @@ def test_cooldown_stops_a_second_enter_and_one_photo_names_every_face(people, mo
 
     # One photo: every face is decided on the single frame it has, when the source ends.
     frames = [frame_with((alice, 40, 100), (bob, 360, 100))]
-    monkeypatch.setattr("edge.runner.open_source", lambda spec, base_dir=None, waiting=None: Sequence(frames, clock))
+    monkeypatch.setattr(
+        "siamface.edge.runner.open_source", lambda spec, base_dir=None, waiting=None: Sequence(frames, clock)
+    )
     Runner(lambda: config, clock=lambda: clock[0]).run()
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sorted((e["event"], e["name"]) for e in events) == [
@@ -143,7 +149,7 @@ def test_a_reload_applies_the_new_tracking_rules_to_tracks_already_open(people, 
             return super().read()
 
     monkeypatch.setattr(
-        "edge.runner.open_source", lambda spec, base_dir=None, waiting=None: ReloadingSequence(frames, clock)
+        "siamface.edge.runner.open_source", lambda spec, base_dir=None, waiting=None: ReloadingSequence(frames, clock)
     )
     # At a threshold nobody reaches bob stays unknown, announced after unknown_after seconds of his frames.
     body = {"source": "synthetic", "gallery": str(gallery), "match": {"threshold": 0.999, "track_threshold": 0.999}}

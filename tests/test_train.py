@@ -50,7 +50,7 @@ def workdir(tmp_path_factory):
 
 
 def train_model(*args, env=None):
-    return [sys.executable, "-m", "train.cli", *args]
+    return [sys.executable, "-m", "siamface.train.cli", *args]
 
 
 def test_small_run_beats_the_untrained_network(workdir):
@@ -74,7 +74,7 @@ def test_small_run_beats_the_untrained_network(workdir):
     assert [row["epoch"] for row in report["history"]] == [0, 1, 2, 3, 4]
     for name in ("model.keras", "similarity.keras", "curves.png", "checkpoint.npz"):
         assert (workdir / "run" / name).exists()
-    from train.modelfile import read_contract
+    from siamface.train.modelfile import read_contract
 
     contract = read_contract(workdir / "run" / "model.keras")
     assert (contract.width, contract.channels, contract.embedding_size) == (64, "rgb", 128)
@@ -82,8 +82,8 @@ def test_small_run_beats_the_untrained_network(workdir):
 
 def test_second_run_reuses_the_face_cache(workdir, monkeypatch):
     """The second load of the same roots reads the cache and detects nothing."""
-    from edge.contract import ModelContract
-    from train import faces
+    from siamface.edge.contract import ModelContract
+    from siamface.train import faces
 
     class NoDetection:
         def __init__(self, *args, **kwargs):
@@ -132,7 +132,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(workdir):
 
 
 def test_bad_recipe_values_get_one_line(workdir, capsys):
-    from train.cli import main
+    from siamface.train.cli import main
 
     bad = workdir / "bad.yaml"
     bad.write_text("model:\n  backbone: resnet\n")
@@ -160,7 +160,7 @@ def test_bad_recipe_values_get_one_line(workdir, capsys):
 def test_backbones_give_unit_embeddings_and_a_symmetric_similarity(backbone):
     import numpy as np
 
-    from train.model import embedding_model, similarity_model
+    from siamface.train.model import embedding_model, similarity_model
 
     model = embedding_model(backbone, 64, 3, 32, alpha=0.35)
     x = np.random.default_rng(0).normal(size=(3, 64, 64, 3)).astype("float32")
@@ -177,7 +177,7 @@ def test_output_stride_16_doubles_the_final_map_and_survives_saving(tmp_path):
     import keras
     import numpy as np
 
-    from train.model import embedding_model
+    from siamface.train.model import embedding_model
 
     coarse = embedding_model("mobile", 112, 3, 32, alpha=0.35)
     fine = embedding_model("mobile", 112, 3, 32, alpha=0.35, output_stride=16)

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from bench.events import enrolled_for, play, sampled_frames, score
-from edge import config as config_io
-from edge import gallery as gallery_io
-from edge.detect import HaarDetector
-from edge.embed import Embedder
-from edge.enroll import enroll
-from edge.images import read_image
-from edge.runner import Runner
+from siamface.edge import config as config_io
+from siamface.edge import gallery as gallery_io
+from siamface.edge.enroll import enroll
+from siamface.edge.images import read_image
+from siamface.edge.loop.detect import HaarDetector
+from siamface.edge.loop.embed import Embedder
+from siamface.edge.runner import Runner
 
 from .conftest import REPO, data_dir
 
@@ -111,7 +111,7 @@ def test_a_video_gives_the_same_events_however_fast_it_is_processed(tmp_path, ca
 
 
 def test_a_video_files_frames_carry_media_time(tmp_path):
-    from edge.sources import open_source
+    from siamface.edge.loop.sources import open_source
 
     frames = [np.full((64, 64, 3), i * 10, np.uint8) for i in range(5)]
     write_video(tmp_path / "five.mp4", frames, fps=4)
@@ -127,11 +127,11 @@ def test_someone_first_seen_far_and_blurred_is_identified_when_they_come_close(t
     """A real dev person walks up to the camera: a blurred face of about 48 pixels for two seconds
     (scoring under the track threshold), then growing and sharpening to 200 pixels. The track is
     announced unknown, then identified on the same track, and leaves with the name."""
-    from edge.quality import sharpness
+    from siamface.edge.loop.quality import sharpness
 
     root, names = dev_people
     embedder, detector = Embedder(), HaarDetector()
-    config = config_io.load(REPO / "config.yaml")
+    config = config_io.with_model_scores(config_io.load(REPO / "config.yaml"), embedder.contract.scores, embedder.path)
 
     def frame_with(photo, side, blur):
         """The photo (a crop twice the face's size) as a tile of ``side`` pixels mid-frame."""

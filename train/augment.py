@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.contract import ModelContract
+from siamface.edge.contract import ModelContract
 
 from .faces import to_model_colour, view_fraction
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge.errors import SiamfaceError
+from siamface.edge.errors import SiamfaceError
 
 
 def build_parser() -> argparse.ArgumentParser:

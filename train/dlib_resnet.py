@@ -8,7 +8,7 @@ per-channel affine folded into the convolutions), and its eight widest convoluti
 to a parameter budget (train/lowrank.py) so the int8 file stays under 3 MB, then refined to give
 dlib's embeddings again on faces without identities.
 
-    python -m train.dlib_resnet --faces ../shared/data/train/celeba ../shared/data/unlabeled/utkface \
+    python -m siamface.train.dlib_resnet --faces ../shared/data/train/celeba ../shared/data/unlabeled/utkface \
         --out runs/default-model/model.keras
 """
 
@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.contract import ModelContract
-from edge.errors import SiamfaceError
-from export.dlib_stream import DlibReader, bundled_dat
+from siamface.edge.contract import ModelContract
+from siamface.edge.errors import SiamfaceError
+
+from .dlib_stream import DlibReader, bundled_dat
 
 SIZE = 150
 # dlib's input_rgb_image: (pixel - mean) / 256, in RGB; its chip is get_face_chip(size=150, padding=0.25).
@@ -34,9 +35,9 @@ CONTRACT = ModelContract(
     layout="nhwc",
     mean=(122.782, 117.001, 104.298),
     std=(256.0,),
-    margin=0.25,
+    crop_padding=0.25,
     embedding_size=128,
-    description="dlib face ResNet v1 (CC0), factorised by train.dlib_resnet",
+    description="dlib face ResNet v1 (CC0), factorised by siamface.train.dlib_resnet",
     alignment="landmarks5",
 )
 # (channels, residual blocks, first block halves the map) per level, input side first.
@@ -166,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the model.keras to write")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    from edge.preprocess import to_tensor
-    from export.calibration import calibration_faces
+    from siamface.edge.loop.preprocess import to_tensor
 
+    from .crops import calibration_faces
     from .lowrank import factorise, refine
     from .modelfile import save_embedding_model
 
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             report.update(refine(teacher, model, x, args.epochs, progress=not args.quiet))
         save_embedding_model(model, CONTRACT, args.out)
     except SiamfaceError as error:
-        print(f"train.dlib_resnet: {error}", file=sys.stderr)
+        print(f"siamface.train.dlib_resnet: {error}", file=sys.stderr)
         return 2
     refined = ""
     if "check_cosine_after" in report:

@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from edge.atomic import write_atomically
-from edge.contract import PREPROCESS_VERSION, ModelContract
-from edge.detect import PHOTO_SEARCH, DetectorSettings, HaarDetector, face_or_whole
-from edge.images import is_image_path, read_image
-from edge.preprocess import crop_face
+from siamface.edge.atomic import write_atomically
+from siamface.edge.contract import PREPROCESS_VERSION, ModelContract
+from siamface.edge.images import is_image_path, read_image
+from siamface.edge.loop.detect import PHOTO_SEARCH, DetectorSettings, HaarDetector, face_or_whole
+from siamface.edge.loop.preprocess import crop_face
 
 from .cache import cache_key, file_stamps
 
@@ -54,7 +54,7 @@ def context_contract(contract: ModelContract) -> ModelContract:
 
     An aligned chip's padding scales like a box margin, so the device's view sits in the middle of
     the cached chip in both cases."""
-    scale = (1 + 2 * CONTEXT) / (1 + 2 * contract.margin)
+    scale = (1 + 2 * CONTEXT) / (1 + 2 * contract.crop_padding)
     size = round(max(contract.width, contract.height) * scale)
     return ModelContract(
         size, size, "bgr", "nhwc", (0.0,), (1.0,), CONTEXT, contract.embedding_size, alignment=contract.alignment
@@ -63,7 +63,7 @@ def context_contract(contract: ModelContract) -> ModelContract:
 
 def view_fraction(contract: ModelContract) -> float:
     """Side of the device crop as a fraction of the cached crop's side."""
-    return (1 + 2 * contract.margin) / (1 + 2 * CONTEXT)
+    return (1 + 2 * contract.crop_padding) / (1 + 2 * CONTEXT)
 
 
 def list_photos(root: Path, labelled: bool) -> list[tuple[str, Path]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from edge.errors import SiamfaceError
+from siamface.edge.errors import SiamfaceError
 
 STEP = 8
 

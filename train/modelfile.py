@@ -11,8 +11,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from edge.contract import ModelContract
-from edge.errors import SiamfaceError
+from siamface.edge.contract import ModelContract
+from siamface.edge.errors import SiamfaceError
 
 MEMBER = "siamface.json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.plots import _pyplot, _save
+from siamface.edge.evaluation.plots import _pyplot, _save
 
 
 def training_curves(history: list[dict], path: Path) -> Path:

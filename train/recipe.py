@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from edge.contract import ALIGNMENTS, ModelContract
-from edge.errors import SiamfaceError
-from edge.schema import check_section
+from siamface.edge.contract import ALIGNMENTS, ModelContract
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.schema import check_section
 
 from .augment import Augmentation
 from .faces import Root
@@ -36,7 +36,7 @@ SCHEMA: dict[str, Any] = {
         "output_stride": ((int,), 32, "32, or 16 for the mobile backbone's last block at stride 1"),
         "embedding_size": ((int,), 128, "the embedding length, at least 16"),
         "channels": ((str,), "rgb", "rgb, bgr or gray"),
-        "margin": ((float, int), 0.2, "the crop margin around the Haar box (aligned: the mean face), 0 to 0.5"),
+        "crop_padding": ((float, int), 0.2, "the padding around the Haar box (aligned: the mean face), 0 to 0.5"),
         "alignment": ((str,), "box", f"one of {', '.join(ALIGNMENTS)}"),
     },
     "objectives": {
@@ -73,7 +73,7 @@ RANGES = {
     "model.output_stride": lambda v: v in (16, 32),
     "model.embedding_size": lambda v: v >= 16,
     "model.channels": lambda v: v in ("rgb", "bgr", "gray"),
-    "model.margin": lambda v: 0 <= v <= 0.5,
+    "model.crop_padding": lambda v: 0 <= v <= 0.5,
     "model.alignment": lambda v: v in ALIGNMENTS,
     "objectives.pair": lambda v: v in PAIR_LOSSES,
     "objectives.margin_softmax": lambda v: v in MARGIN_SOFTMAX,
@@ -112,7 +112,7 @@ class Recipe:
             layout="nhwc",
             mean=(127.5,),
             std=(128.0,),
-            margin=float(self["model.margin"]),
+            crop_padding=float(self["model.crop_padding"]),
             embedding_size=self["model.embedding_size"],
             description=f"siamface {self['model.backbone']} {size}px, trained by train-model",
             alignment=self["model.alignment"],

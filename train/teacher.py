@@ -3,7 +3,7 @@
 dlib aligns each face on its own 5 landmarks found inside our Haar box, so the student learns
 targets computed on aligned faces while it sees plain Haar crops. Embeddings are cached per root.
 
-    python -m train.teacher ../shared/data/train/celeba [--per-identity 20]   # fill the cache ahead of time
+    python -m siamface.train.teacher ../shared/data/train/celeba [--per-identity 20]   # fill the cache ahead of time
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from edge.atomic import write_atomically
-from edge.detect import PHOTO_SEARCH, DetectorSettings, HaarDetector, face_or_whole
-from edge.errors import SiamfaceError
-from edge.images import read_image
+from siamface.edge.atomic import write_atomically
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.images import read_image
+from siamface.edge.loop.detect import PHOTO_SEARCH, DetectorSettings, HaarDetector, face_or_whole
 
 from .cache import cache_key, cache_root, file_stamps
 from .faces import Root, list_photos, select_photos

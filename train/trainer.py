@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.atomic import write_atomically, write_text_atomically
-from edge.preprocess import to_tensor
+from siamface.edge.atomic import write_atomically, write_text_atomically
+from siamface.edge.loop.preprocess import to_tensor
 
 from .augment import augment
 from .cache import cache_root

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edge import metrics
-from edge.atomic import write_atomically
-from edge.contract import PREPROCESS_VERSION, ModelContract
-from edge.detect import PHOTO_SEARCH, HaarDetector, face_or_whole
-from edge.images import read_image
-from edge.pairs import Pair, image_path, read_pairs
-from edge.preprocess import crop_face, to_tensor
+from siamface.edge.atomic import write_atomically
+from siamface.edge.contract import PREPROCESS_VERSION, ModelContract
+from siamface.edge.evaluation import lfw_metrics as metrics
+from siamface.edge.evaluation.pairs import Pair, image_path, read_pairs
+from siamface.edge.images import read_image
+from siamface.edge.loop.detect import PHOTO_SEARCH, HaarDetector, face_or_whole
+from siamface.edge.loop.preprocess import crop_face, to_tensor
 
 from .cache import cache_key, file_stamps
 

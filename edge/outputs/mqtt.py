@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
-from .errors import SiamfaceError
+from ..errors import SiamfaceError
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .gallery import Gallery
+from ..gallery import Gallery
 
 UNKNOWN = "unknown"
 
@@ -31,9 +31,14 @@ class Matcher:
 
     def person_scores(self, faces: np.ndarray) -> np.ndarray:
         """(F, P) best cosine similarity of each face to each enrolled person."""
+        return self.best_per_person(faces @ self.embeddings.T)
+
+    def best_per_person(self, similarities: np.ndarray) -> np.ndarray:
+        """(F, R) similarities to the gallery's rows to (F, P): each person's best, the one rule by
+        which a person is scored (a row set to -inf is left out, as in leave-one-out checks)."""
         if len(self.names) == 0:
-            return np.zeros((len(faces), 0), np.float32)
-        return np.maximum.reduceat(faces @ self.embeddings.T, self._starts, axis=1)
+            return np.zeros((len(similarities), 0), np.float32)
+        return np.maximum.reduceat(similarities, self._starts, axis=1)
 
     def match(self, faces: np.ndarray, threshold: float | None = None, margin: float | None = None) -> list[Match]:
         """Each face named, or unknown, at this matcher's threshold and margin unless others are given

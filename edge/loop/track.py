@@ -23,18 +23,21 @@ from .match import UNKNOWN, Match, Matcher
 
 @dataclass(frozen=True)
 class TrackSettings:
-    threshold: float = 0.9519  # a template's score needed to name its track (match.track_threshold)
-    margin: float = 0.02  # ...and its lead over the next person (match.margin)
+    # On the model's score scale: the model's own values unless the config sets them (contract.py);
+    # None only until config.with_model_scores has filled them in.
+    threshold: float | None  # a template's score needed to name its track (match.track_threshold)
+    margin: float | None  # ...and its lead over the next person (match.margin)
     # Two unknown tracks this alike are one stranger, who is not announced twice (match.stranger_threshold)
-    stranger_threshold: float = 0.9593
+    stranger_threshold: float | None
+    jump_similarity: float | None  # a face that moved far between frames stays in its track at this (match.threshold)
     min_frames: int = 3  # usable frames a track needs before it is named or announced
     unknown_after: float = 1.0  # seconds of usable frames without a name before "unknown" is announced
     leave_after: float = 2.0  # seconds unseen before a track ends
     cooldown: float = 30.0  # seconds after a person's leave in which they get no new enter event
-    # On the model's score scale (config.yaml): what a face needs to join a track at all...
+    # On the model's score scale (config.yaml): what a face needs to join a track at all, with a box
+    # overlap of min_iou (otherwise jump_similarity)
     min_similarity: float = 0.93
-    min_iou: float = 0.3  # ...with this box overlap,
-    jump_similarity: float = 0.944  # ...or, for a face that moved far between frames, this (match.threshold)
+    min_iou: float = 0.3
     recent: int = 5  # the latest usable frames, whose own template can say the track became someone else
 
 
@@ -83,7 +86,7 @@ def template_of(embeddings: np.ndarray) -> np.ndarray:
 
 
 class Tracker:
-    def __init__(self, matcher: Matcher, settings: TrackSettings = TrackSettings()) -> None:
+    def __init__(self, matcher: Matcher, settings: TrackSettings) -> None:
         self.matcher = matcher
         self.settings = settings
         self.tracks: list[Track] = []

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics
-from .errors import SiamfaceError
+from ..errors import SiamfaceError
+from . import lfw_metrics as metrics
 
 
 def _pyplot():
@@ -22,7 +22,7 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    from .atomic import write_atomically
+    from ..atomic import write_atomically
 
     write_atomically(path, lambda handle: fig.savefig(handle, format="png", dpi=110, bbox_inches="tight"))
     return path
@@ -81,7 +81,7 @@ def dir_far_plot(genuine_best: np.ndarray, genuine_correct: np.ndarray, stranger
     plt = _pyplot()
     thresholds = np.unique(np.concatenate([stranger_best, genuine_best]))[::-1]
     far = np.array([np.mean(stranger_best >= t) for t in thresholds])
-    dir_ = np.array([np.mean(genuine_correct & (genuine_best >= t)) for t in thresholds])
+    dir_ = metrics.detection_identification_rate(genuine_best, genuine_correct, thresholds)
     fig, ax = plt.subplots(figsize=(5, 5))
     _rate_axes(
         ax, far, dir_, "false accept rate (strangers)", "detection and identification rate", "open-set identification"

@@ -10,9 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import write_atomically
-from .errors import SiamfaceError
-from .preprocess import expand_box
+from ..atomic import write_atomically
+from ..errors import SiamfaceError
+from ..loop.preprocess import expand_box
 
 
 class Snapshots:

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import metrics
-from .detect import HaarDetector, face_or_whole
-from .embed import Embedder
-from .errors import SiamfaceError
-from .images import is_image_path, read_image
+from ..errors import SiamfaceError
+from ..gallery import Gallery, PhotoRecord
+from ..images import is_image_path, read_image
+from ..loop.detect import HaarDetector, face_or_whole
+from ..loop.embed import Embedder
+from . import lfw_metrics as metrics
 from .pairs import Pair, image_path
 
 
@@ -101,17 +102,32 @@ class Identification:
     report: dict
 
 
+def identity_photos(images: Path, more_than: int) -> dict[str, list[Path]]:
+    """Each identity folder's photos (<name>/<name>_NNNN.jpg, in name order), for the identities
+    with more than ``more_than`` photos."""
+    folders = sorted(d for d in images.iterdir() if d.is_dir()) if images.is_dir() else []
+    if not folders:
+        raise SiamfaceError(f"{images}: no identity folders (expected <name>/<name>_NNNN.jpg)")
+    people = {d.name: sorted(p for p in d.iterdir() if is_image_path(p)) for d in folders}
+    return {name: photos for name, photos in people.items() if len(photos) > more_than}
+
+
+def embedded_gallery(embedder: Embedder, people: dict[str, list[Path]], vectors: dict[Path, np.ndarray]) -> Gallery:
+    """The gallery a user would get by enrolling ``people`` from these photos, from their embeddings."""
+    gallery = Gallery(embedder.fingerprint, embedder.contract.preprocess_version, embedder.contract.embedding_size)
+    gallery.people = {
+        name: [PhotoRecord(str(p), "", "", vectors[p]) for p in photos] for name, photos in people.items()
+    }
+    return gallery
+
+
 def split_identities(images: Path, enroll_count: int, max_people: int | None) -> tuple[dict, dict]:
     """(enrolled name -> (gallery photos, probe photos), stranger name -> photos).
 
     Identities with more than ``enroll_count`` photos alternate between enrolled and stranger in
     name order, so the split is the same on every run and needs no random seed.
     """
-    folders = sorted(d for d in images.iterdir() if d.is_dir())
-    if not folders:
-        raise SiamfaceError(f"{images}: no identity folders (expected <name>/<name>_NNNN.jpg)")
-    usable = [(d.name, sorted(p for p in d.iterdir() if is_image_path(p))) for d in folders]
-    usable = [(n, photos) for n, photos in usable if len(photos) > enroll_count]
+    usable = list(identity_photos(images, enroll_count).items())
     if max_people:
         usable = usable[:max_people]
     if len(usable) < 4:
@@ -131,15 +147,13 @@ def identification(
     max_people: int | None = None,
     progress: bool = True,
 ) -> Identification:
-    from .gallery import Gallery, PhotoRecord
-    from .match import UNKNOWN, Matcher
+    from ..loop.match import UNKNOWN, Matcher
 
     enrolled, strangers = split_identities(images, enroll_count, max_people)
     every = [p for g, probes in enrolled.values() for p in (*g, *probes)] + [p for ps in strangers.values() for p in ps]
     embedded = embed_images(every, detector, embedder, progress)
     v = embedded.vectors
-    gallery = Gallery(embedder.fingerprint, embedder.contract.preprocess_version, embedder.contract.embedding_size)
-    gallery.people = {n: [PhotoRecord(str(p), "", "", v[p]) for p in g] for n, (g, _) in enrolled.items()}
+    gallery = embedded_gallery(embedder, {n: photos for n, (photos, _) in enrolled.items()}, v)
     matcher = Matcher(gallery, threshold, margin)
     probe_names = [n for n, (_, probes) in enrolled.items() for _ in probes]
     probes = np.stack([v[p] for _, probe_list in enrolled.values() for p in probe_list])
@@ -154,7 +168,7 @@ def identification(
 
     def dir_at(far: float) -> tuple[float, float]:
         t = metrics.threshold_at_far(stranger_best, far)
-        return float(np.mean(genuine_correct & (genuine_best >= t))), t
+        return float(metrics.detection_identification_rate(genuine_best, genuine_correct, t)[0]), t
 
     dir2, thr2 = dir_at(1e-2)
     dir3, thr3 = dir_at(1e-3)

@@ -91,3 +91,12 @@ def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> tuple[floa
     """(true accept rate, threshold) at the given false accept rate."""
     threshold = threshold_at_far(scores[~labels], far)
     return float(np.mean(scores[labels] >= threshold)), threshold
+
+
+def detection_identification_rate(
+    genuine_best: np.ndarray, genuine_correct: np.ndarray, thresholds: np.ndarray | float
+) -> np.ndarray:
+    """Open-set identification's DIR at each threshold: the share of enrolled probes whose best
+    match is the right person and scores at least the threshold."""
+    t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+    return np.mean(genuine_correct[None, :] & (genuine_best[None, :] >= t[:, None]), axis=1)

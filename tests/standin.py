@@ -4,7 +4,7 @@ It is a linear projection of per-image-normalised grey pixels, fitted on Haar cr
 folders, and follows the model contract like any network would. It is weak; it exists so the device
 runtime can be built and tested end to end without TensorFlow.
 
-    python -m export.standin --out edge/models/standin-pca.onnx ../shared/data/train/*
+    python -m tests.standin --out edge/models/standin-pca.onnx ../shared/data/train/*
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from tqdm import tqdm
 
-from edge.contract import ModelContract
-from edge.detect import HaarDetector, face_or_whole
-from edge.images import is_image_path, read_image
-from edge.preprocess import crop_face
+from siamface.edge.contract import ModelContract
+from siamface.edge.images import is_image_path, read_image
+from siamface.edge.loop.detect import HaarDetector, face_or_whole
+from siamface.edge.loop.preprocess import crop_face
 
 CONTRACT = ModelContract(
     width=48,
@@ -31,7 +31,7 @@ CONTRACT = ModelContract(
     layout="nhwc",
     mean=(0.0,),
     std=(255.0,),
-    margin=0.0,
+    crop_padding=0.0,
     embedding_size=128,
     description="stand-in: PCA+LDA projection of grey pixels (not a neural network)",
 )
@@ -130,13 +130,35 @@ def build_onnx(mean: np.ndarray, weights: np.ndarray, contract: ModelContract) -
     return model
 
 
+def embed(model: onnx.ModelProto, crops: np.ndarray) -> np.ndarray:
+    """The model's L2-normalised embeddings of these crops, as the device computes them."""
+    import onnxruntime as ort
+
+    from siamface.edge.loop.embed import l2_normalize
+    from siamface.edge.loop.preprocess import to_tensor
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return l2_normalize(session.run(None, {"image": to_tensor(crops, CONTRACT)})[0])
+
+
 def build_standin(
     roots: Sequence[Path], out: Path, per_identity: int = 20, pca_dims: int = 400, dims: int = 128
 ) -> Path:
     crops, labels = collect_faces(identity_folders(roots), per_identity)
-    crops, labels = np.concatenate([crops, crops[:, :, ::-1]]), np.concatenate([labels, labels])
-    mean, weights = fit_projection(crops, labels, pca_dims, dims)
+    mean, weights = fit_projection(
+        np.concatenate([crops, crops[:, :, ::-1]]), np.concatenate([labels, labels]), pca_dims, dims
+    )
     model = build_onnx(mean, weights, CONTRACT)
+    # Its scores, as siamface.export.threshold finds a real model's: the threshold lets 1 in 10,000
+    # scores of two different people's photos through (those it was fitted on: a stand-in's
+    # scale only), and it serves for frames, tracks and strangers alike.
+    embeddings = embed(model, crops)
+    sims = embeddings @ embeddings.T
+    different = labels[:, None] != labels[None, :]
+    threshold = float(np.quantile(sims[different], 1 - 1e-4))
+    scores = {"threshold": threshold, "margin": 0.02, "track_threshold": threshold, "stranger_threshold": threshold}
+    contract = ModelContract(**{**CONTRACT.__dict__, "embedding_size": dims, "scores": scores})
+    helper.set_model_props(model, contract.to_metadata())
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(model.SerializeToString())

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from . import metrics
-from .embed import l2_normalize
-from .gallery import Gallery
+from ..errors import SiamfaceError
+from ..gallery import Gallery
+from ..loop.detect import HaarDetector, photo_faces, portrait_face
+from ..loop.embed import Embedder, l2_normalize
+from ..loop.match import Matcher
+from . import lfw_metrics as metrics
+from .degrade import sequence_embeddings
 
 # Fewer expected false accepts than this in the impostor set makes the threshold a rough guess.
 MIN_FALSE_ACCEPTS = 10
@@ -25,29 +30,24 @@ class Calibration:
 
 
 def gallery_scores(gallery: Gallery) -> tuple[np.ndarray, np.ndarray]:
-    """Leave-one-out scores, each a person-level best as the matcher computes it."""
-    embeddings, owners, names = gallery.matrix()
-    sims = embeddings @ embeddings.T
-    genuine, impostor = [], []
-    for i, owner in enumerate(owners):
-        for person in range(len(names)):
-            rows = np.flatnonzero(owners == person)
-            if person == owner:
-                rows = rows[rows != i]
-                if len(rows):
-                    genuine.append(sims[i, rows].max())
-            else:
-                impostor.append(sims[i, rows].max())
-    return np.asarray(genuine), np.asarray(impostor)
+    """Leave-one-out scores: each enrolled photo against the rest of its person and against everyone
+    else, each a person-level best as the matcher computes it."""
+    matcher = Matcher(gallery, 0.0, 0.0)
+    _, owners, _ = gallery.matrix()
+    sims = matcher.embeddings @ matcher.embeddings.T
+    np.fill_diagonal(sims, -np.inf)  # a photo is not compared with itself
+    best = matcher.best_per_person(sims)
+    own = np.zeros(best.shape, bool)
+    own[np.arange(len(owners)), owners] = True
+    genuine = best[own]
+    return genuine[np.isfinite(genuine)], best[~own]
 
 
 def stranger_scores(gallery: Gallery, strangers: np.ndarray) -> np.ndarray:
     """Each stranger's best score against each enrolled person."""
-    embeddings, owners, names = gallery.matrix()
-    if len(strangers) == 0 or len(names) == 0:
+    if len(strangers) == 0:
         return np.zeros(0)
-    sims = strangers @ embeddings.T
-    return np.stack([sims[:, owners == p].max(axis=1) for p in range(len(names))], axis=1).ravel()
+    return Matcher(gallery, 0.0, 0.0).person_scores(strangers).ravel()
 
 
 def calibrate(genuine: np.ndarray, impostor: np.ndarray, far: float) -> Calibration:
@@ -92,8 +92,6 @@ def track_scores(
     """(genuine, impostor) for tracks: each sequence's highest running-template score against its own
     person, and against each other enrolled person (a stranger's sequence, owner None, against
     everyone). The highest, because a track is named the first time its template crosses."""
-    from .match import Matcher
-
     matcher = Matcher(gallery, 0.0, 0.0)
     genuine, impostor = [], []
     for owner, sequence in sequences:
@@ -114,25 +112,29 @@ def gallery_track_scores(
     """(genuine, impostor) for tracks made from the enrolled photos themselves (``photo_tracks[name][i]``
     from the person's i-th photo, None where the photo is gone): each against the same person's
     other photos (leave one out) and against every other person; each stranger's track against everyone."""
-    names = gallery.names()
-    own = {n: np.stack([r.embedding for r in gallery.people[n]]) for n in names}
+    matcher = Matcher(gallery, 0.0, 0.0)
+    _, owners, names = gallery.matrix()
     genuine, impostor = [], []
 
-    def best(templates: np.ndarray, rows: np.ndarray) -> float:
-        return float((templates @ rows.T).max()) if len(rows) else float("nan")
+    def best(track: np.ndarray, left_out: int | None) -> np.ndarray:
+        sims = running_templates(track, min_frames) @ matcher.embeddings.T
+        if left_out is not None:
+            sims[:, left_out] = -np.inf
+        return matcher.best_per_person(sims).max(axis=0, initial=-np.inf)
 
     for name, tracks in photo_tracks.items():
+        own = names.index(name)
+        rows = np.flatnonzero(owners == own)
         for i, track in enumerate(tracks):
-            templates = running_templates(track, min_frames) if track is not None else np.zeros((0, 1))
-            if len(templates) == 0:
+            if track is None or len(running_templates(track, min_frames)) == 0:
                 continue
-            if len(own[name]) > 1:
-                genuine.append(best(templates, np.delete(own[name], i, axis=0)))
-            impostor.extend(best(templates, own[other]) for other in names if other != name)
+            scores = best(track, rows[i])
+            if np.isfinite(scores[own]):
+                genuine.append(scores[own])
+            impostor.extend(np.delete(scores, own))
     for track in strangers:
-        templates = running_templates(track, min_frames)
-        if len(templates):
-            impostor.extend(best(templates, own[other]) for other in names)
+        if len(running_templates(track, min_frames)):
+            impostor.extend(best(track, None))
     return np.asarray(genuine, np.float32), np.asarray(impostor, np.float32)
 
 
@@ -151,3 +153,53 @@ def stranger_pair_scores(tracks: list[tuple[str, np.ndarray]]) -> tuple[np.ndarr
     same = np.asarray(owners)[:, None] == np.asarray(owners)[None, :]
     upper = np.triu_indices(len(templates), 1)
     return sims[upper][same[upper]], sims[upper][~same[upper]]
+
+
+TRACK_FRAMES = 6  # frames of one pose per calibration track: a person standing still, the hardest case
+
+
+def photo_track(path: Path, detector: HaarDetector, embedder: Embedder, rng: np.random.Generator) -> np.ndarray | None:
+    """A video-like track made from one photo (degrade.py), or None when it is gone or has no clear face."""
+    from ..images import read_image
+
+    try:
+        image = read_image(path)
+    except SiamfaceError:
+        return None
+    box = portrait_face(photo_faces(detector, image))
+    return None if box is None else sequence_embeddings([(image, box)], TRACK_FRAMES, embedder, rng)
+
+
+def gallery_calibration_scores(
+    gallery: Gallery,
+    strangers: list[Path],
+    detector: HaarDetector,
+    embedder: Embedder,
+    min_frames: int,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """What `face-edge calibrate` chooses its thresholds from: (genuine, impostor) of the enrolled
+    photos (and the strangers' photos against everyone), the same for video-like tracks made from
+    them, the number of tracks, and of enrolled photos that gave none (gone, or no clear face)."""
+    from tqdm import tqdm
+
+    from .evaluate import embed_images
+
+    genuine, impostor = gallery_scores(gallery)
+    rng = np.random.default_rng(0)
+    records = [(name, r) for name in gallery.names() for r in gallery.people[name]]
+    photo_tracks: dict[str, list] = {name: [] for name in gallery.names()}
+    for name, record in tqdm(records, desc="tracks from enrolled photos", unit="photo", disable=not progress):
+        photo_tracks[name].append(photo_track(Path(record.path), detector, embedder, rng))
+    stranger_tracks = []
+    if strangers:
+        embedded = embed_images(strangers, detector, embedder, progress)
+        impostor = np.concatenate([impostor, stranger_scores(gallery, np.stack(list(embedded.vectors.values())))])
+        for photo in tqdm(strangers, desc="tracks from strangers", unit="photo", disable=not progress):
+            track = photo_track(photo, detector, embedder, rng)
+            if track is not None:
+                stranger_tracks.append(track)
+    track_genuine, track_impostor = gallery_track_scores(gallery, photo_tracks, stranger_tracks, min_frames)
+    missing = sum(t is None for tracks in photo_tracks.values() for t in tracks)
+    tracks = len(records) - missing + len(stranger_tracks)
+    return genuine, impostor, track_genuine, track_impostor, tracks, missing

@@ -1,7 +1,7 @@
 """Five face landmarks (eye corners and the base of the nose) inside a detected box, in numpy.
 
 The model is dlib's public-domain 5-point predictor (an ensemble of regression trees,
-Kazemi & Sullivan 2014), converted once by ``python -m export.landmarks``. Each of its cascades
+Kazemi & Sullivan 2014), converted once by ``python -m siamface.export.landmarks``. Each of its cascades
 reads a few hundred pixel intensities placed relative to the current landmark estimate and adds
 the leaves its trees fall into. All trees of a cascade are walked at once, so a face costs about
 two milliseconds of numpy on one x86 core and no extra dependency: each cascade is a dozen array
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SiamfaceError
+from ..errors import SiamfaceError
 
-DEFAULT_LANDMARKS = Path(__file__).parent / "models" / "landmarks-5.npz"
+DEFAULT_LANDMARKS = Path(__file__).parent.parent / "models" / "landmarks-5.npz"
 FIELDS = ("initial_shape", "split_idx1", "split_idx2", "split_thresh", "leaves", "anchors", "deltas")
 
 
@@ -45,7 +45,9 @@ def load_landmark_model(path: str | Path = DEFAULT_LANDMARKS) -> LandmarkModel:
         with np.load(path, allow_pickle=False) as data:
             a = {name: data[name] for name in FIELDS}
     except FileNotFoundError:
-        raise SiamfaceError(f"{path}: landmark model not found (make it with python -m export.landmarks)") from None
+        raise SiamfaceError(
+            f"{path}: landmark model not found (make it with python -m siamface.export.landmarks)"
+        ) from None
     except (KeyError, ValueError, OSError) as error:
         expected = ", ".join(FIELDS)
         raise SiamfaceError(f"{path}: not a landmark model ({error}); expected the arrays {expected}") from None

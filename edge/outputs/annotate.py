@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import write_atomically
-from .errors import SiamfaceError
-from .match import UNKNOWN, Match
+from ..atomic import write_atomically
+from ..errors import SiamfaceError
+from ..loop.match import UNKNOWN, Match
 
 log = logging.getLogger(__name__)
 

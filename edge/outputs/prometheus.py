@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import SiamfaceError
+from ..errors import SiamfaceError
 
 
 class Metrics:

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .embed import Embedder
-from .quality import MIN_FACE, MIN_SHARPNESS, weights
+from ..loop.embed import Embedder
+from ..loop.quality import MIN_FACE, MIN_SHARPNESS, weights
 
 # Ranges a door camera sees: faces from 40 to 160 pixels, mild defocus or motion blur, a stream's
 # JPEG or H.264 quality, and the detector's box wandering a little from frame to frame.

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from ..contract import ModelContract
 from .align import align_chip
-from .contract import ModelContract
 from .landmarks import find_landmarks
 
 Box = tuple[int, int, int, int]  # left, top, width, height in frame pixels
@@ -33,7 +33,7 @@ def crop_face(frame: np.ndarray, box: Sequence[int], contract: ModelContract) ->
     the chip aligned on the five landmarks found inside the box.
     """
     if contract.alignment == "landmarks5":
-        crop = align_chip(frame, find_landmarks(frame, box), contract.width, contract.margin)
+        crop = align_chip(frame, find_landmarks(frame, box), contract.width, contract.crop_padding)
     else:
         crop = _box_crop(frame, box, contract)
     if contract.channels == "rgb":
@@ -44,7 +44,7 @@ def crop_face(frame: np.ndarray, box: Sequence[int], contract: ModelContract) ->
 
 
 def _box_crop(frame: np.ndarray, box: Sequence[int], contract: ModelContract) -> np.ndarray:
-    x0, y0, x1, y1 = expand_box(box, contract.margin)
+    x0, y0, x1, y1 = expand_box(box, contract.crop_padding)
     frame_h, frame_w = frame.shape[:2]
     crop = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)
     sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, frame_w), min(y1, frame_h)

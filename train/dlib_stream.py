@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import SiamfaceError
+from siamface.edge.errors import SiamfaceError
 
 
 def bundled_dat(locator: str) -> Path:

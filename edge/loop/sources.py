@@ -20,8 +20,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .errors import SiamfaceError
-from .images import IMAGE_SUFFIXES, is_image_path, read_image
+from ..errors import SiamfaceError
+from ..images import IMAGE_SUFFIXES, is_image_path, read_image
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edge.contract import ModelContract
-from edge.detect import HaarDetector, face_or_whole
-from edge.errors import SiamfaceError
-from edge.images import is_image_path, read_image
-from edge.preprocess import crop_face
+from siamface.edge.contract import ModelContract
+from siamface.edge.errors import SiamfaceError
+from siamface.edge.images import is_image_path, read_image
+from siamface.edge.loop.detect import HaarDetector, face_or_whole
+from siamface.edge.loop.preprocess import crop_face
 
 
 def calibration_faces(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from .atomic import write_text_atomically
-from .errors import SiamfaceError
+from ..atomic import write_text_atomically
+from ..errors import SiamfaceError
 
 _SECTION = re.compile(r"^match\s*:\s*(#.*)?$")
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .contract import ModelContract
-from .errors import SiamfaceError
+from ..contract import ModelContract
+from ..errors import SiamfaceError
 from .landmarks import default_landmark_model
 from .preprocess import preprocess_faces
 
-DEFAULT_MODEL = Path(__file__).parent / "models" / "siamface-mobile.onnx"
+DEFAULT_MODEL = Path(__file__).parent.parent / "models" / "siamface-resnet.onnx"
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

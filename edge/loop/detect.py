@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import SiamfaceError
+from ..errors import SiamfaceError
 from .preprocess import whole_image_box
 
 
@@ -130,3 +130,18 @@ def face_or_whole(detector: HaarDetector, image: np.ndarray, margin: float) -> t
     if box is None:
         return np.asarray(whole_image_box(image.shape, margin)), True
     return box, False
+
+
+# A portrait often has a small face in the background, or a false hit on the clothes; its subject is
+# then unmistakable. Faces of similar size are a group photo, where the person meant is not known.
+DOMINANT_SIDE = 2.0
+
+
+def portrait_face(boxes: np.ndarray) -> np.ndarray | None:
+    """The one face a photo is of: the only face, or one at least DOMINANT_SIDE times the side of every other."""
+    if len(boxes) == 0:
+        return None
+    sides = np.sort(boxes[:, 2])[::-1]
+    if len(sides) > 1 and sides[0] < DOMINANT_SIDE * sides[1]:
+        return None
+    return boxes[int(np.argmax(boxes[:, 2]))]
