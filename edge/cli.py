@@ -8,14 +8,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
 from . import gallery as gallery_io
-from .config import RANGES, SCHEMA, Config, check_name, with_model_scores
+from .config import Config, check_name, with_model_scores
 from .config import load as load_config_file
 from .errors import SiamfaceError
 from .loop.detect import HaarDetector, largest_face, photo_faces
@@ -25,36 +24,27 @@ from .runner import load_matcher
 log = logging.getLogger("face-edge")
 
 
-def _override(key: str, value: object, flag: str) -> object:
-    section, name = key.split(".")
-    expected = SCHEMA[section][name][2]
-    if not RANGES[key](value):
-        raise SiamfaceError(f"{flag}={value!r}, expected {expected}")
-    return value
-
-
 def load_config(args: argparse.Namespace) -> Config:
-    """The config file with this run's command-line overrides applied."""
-    config = load_config_file(args.config)
+    """The config file with this run's command-line values put in before it is checked."""
+    overrides: dict[str, tuple[object, str]] = {}
+
+    def absolute(value: str) -> str:  # a path on the command line is relative to where the command runs
+        return str(Path(value).absolute()) if Path(value).exists() else value
+
+    for key, value, flag in (
+        ("source", args.source and absolute(args.source), "--source"),
+        ("model.path", args.model and str(Path(args.model).absolute()), "--model"),
+        ("gallery", args.gallery and str(Path(args.gallery).absolute()), "--gallery"),
+        ("match.threshold", args.threshold, "--threshold"),
+        ("match.margin", args.margin, "--margin"),
+        ("match.track_threshold", args.track_threshold, "--track-threshold"),
+        ("model.threads", args.threads, "--threads"),
+    ):
+        if value is not None:
+            overrides[key] = (value, flag)
+    config = load_config_file(args.config, overrides)
     if not args.log_level:
         logging.getLogger().setLevel(config.log_level.upper())
-    if args.source is not None:
-        # A path given on the command line is relative to where the command runs, not to the config.
-        config.source = str(Path(args.source).absolute()) if Path(args.source).exists() else args.source
-        config.source_given = True
-    if args.model is not None:
-        config.model_path = Path(args.model).absolute()
-    if args.gallery is not None:
-        config.gallery_path = Path(args.gallery).absolute()
-    if args.threshold is not None:
-        config.threshold = float(_override("match.threshold", args.threshold, "--threshold"))
-    if args.margin is not None:
-        config.margin = float(_override("match.margin", args.margin, "--margin"))
-    if args.track_threshold is not None:
-        track_threshold = float(_override("match.track_threshold", args.track_threshold, "--track-threshold"))
-        config.tracking = replace(config.tracking, threshold=track_threshold)
-    if args.threads is not None:
-        config.threads = int(_override("model.threads", args.threads, "--threads"))
     return config
 
 

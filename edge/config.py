@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import logging
 import urllib.parse
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,124 +15,14 @@ from .errors import SiamfaceError
 from .loop.detect import DetectorSettings
 from .loop.embed import DEFAULT_MODEL
 from .loop.quality import MIN_FACE, MIN_SHARPNESS
-from .loop.scan import BETWEEN, ScanSettings
+from .loop.scan import ScanSettings
 from .loop.track import TrackSettings
-from .schema import check_section
 from .secrets import read_secret
+from .settings import Declared, check, check_keys, declared, is_cosine, setting
 
 log = logging.getLogger(__name__)
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-
-# key -> (accepted types, default, what a person should write); nested dicts are sections.
-SCHEMA: dict[str, Any] = {
-    "source": (
-        (str, int),
-        "0",
-        "a camera index, /dev/videoN, picamera2, rtsp:// or http:// URL, video file, image folder or image",
-    ),
-    "camera": ((str,), "camera", "a name for this camera in events"),
-    "detector": {
-        "cascade": ((str,), DetectorSettings.cascade, "a Haar cascade file name in OpenCV's data, or a path"),
-        "scale_factor": ((float, int), DetectorSettings.scale_factor, "a number above 1.0"),
-        "min_neighbors": ((int,), DetectorSettings.min_neighbors, "a whole number of at least 0"),
-        "min_size": (
-            (int,),
-            DetectorSettings.min_size,
-            "the smallest face side in pixels, a whole number of at least 8",
-        ),
-        "downscale": ((float, int), DetectorSettings.downscale, "a number of at least 1.0"),
-        "full_every": ((int,), ScanSettings.full_every, "a whole number of at least 1"),
-        "between": ((str,), ScanSettings.between, f"one of {', '.join(BETWEEN)}"),
-    },
-    "model": {
-        "path": ((str, type(None)), None, "an ONNX embedding model, or null for the bundled one"),
-        "threads": ((int,), 1, "a whole number of at least 1"),
-    },
-    "gallery": ((str,), "gallery.npz", "the gallery file path"),
-    "people": ((dict,), {}, "a mapping of name to a list of photo paths or globs"),
-    # null: the value the model carries (its siamface.match.* metadata, chosen for it on dev people)
-    "match": {
-        "threshold": ((float, int, type(None)), None, "a cosine similarity between -1 and 1, or null for the model's"),
-        "track_threshold": (
-            (float, int, type(None)),
-            None,
-            "a cosine similarity between -1 and 1, or null for the model's",
-        ),
-        "stranger_threshold": (
-            (float, int, type(None)),
-            None,
-            "a cosine similarity between -1 and 1, or null for the model's",
-        ),
-        "margin": ((float, int, type(None)), None, "a score difference between 0 and 2, or null for the model's"),
-    },
-    "output": {
-        "annotate": ((str, type(None)), None, "a folder for annotated images or a .mp4/.avi file, or null"),
-    },
-    "tracking": {
-        "min_frames": ((int,), TrackSettings.min_frames, "usable frames before a track is named, at least 1"),
-        "unknown_after": (
-            (float, int),
-            TrackSettings.unknown_after,
-            "seconds of usable frames without a name before unknown is announced, at least 0",
-        ),
-        "leave_after": ((float, int), 2.0, "seconds unseen before a person's leave event, above 0"),
-        "cooldown": ((float, int), 30.0, "seconds after a leave without a new enter for that person, at least 0"),
-        "min_similarity": ((float, int), 0.93, "a cosine similarity between -1 and 1"),
-    },
-    "quality": {
-        "min_face": ((int,), MIN_FACE, "the smallest face side in pixels that counts towards a name, at least 1"),
-        "min_sharpness": (
-            (float, int),
-            MIN_SHARPNESS,
-            "the least variance of the Laplacian of the face (64x64) that counts towards a name",
-        ),
-    },
-    "webhook": {
-        "url": (
-            (str, type(None)),
-            None,
-            "an http:// or https:// URL (host, and a numeric port if any) to POST each event to, or null",
-        ),
-        "token_env": ((str, type(None)), None, "the name of an environment variable holding a bearer token, or null"),
-        "token_file": (
-            (str, type(None)),
-            None,
-            "a file holding a bearer token (readable by the service only), or null",
-        ),
-        "timeout": ((float, int), 2.0, "seconds per attempt, above 0"),
-        "retries": ((int,), 3, "attempts after the first, at least 0"),
-    },
-    "mqtt": {
-        "host": ((str, type(None)), None, "the MQTT broker's host name, or null for none"),
-        "port": ((int,), 1883, "a TCP port, 1 to 65535"),
-        "topic_prefix": ((str,), "siamface", "the first topic level"),
-        "username": ((str, type(None)), None, "a user name, or null"),
-        "password_env": ((str, type(None)), None, "the name of an environment variable holding the password, or null"),
-        "password_file": (
-            (str, type(None)),
-            None,
-            "a file holding the password (readable by the service only), or null",
-        ),
-        "tls": ((bool,), False, "true or false"),
-    },
-    "prometheus": {
-        "port": ((int, type(None)), None, "a port for the metrics endpoint on 127.0.0.1 (0: any free one), or null"),
-    },
-    "snapshots": {
-        "folder": ((str, type(None)), None, "a folder for crops of unknown faces, or null for none"),
-        "max_files": ((int,), 200, "the most crops kept, at least 1"),
-        "max_age_days": ((float, int), 7, "days a crop is kept, above 0"),
-    },
-    "service": {
-        "exit_after": ((float, int), 60, "seconds without frames before exiting non-zero, above 0"),
-        "max_backoff": ((float, int), 10, "the longest wait between camera reopen attempts in seconds, above 0"),
-        "status_every": ((float, int), 10, "seconds between status reports to systemd, above 0"),
-    },
-    "logging": {
-        "level": ((str,), "info", f"one of {', '.join(LOG_LEVELS)}"),
-    },
-}
 
 
 def _is_http_url(text: str) -> bool:
@@ -144,76 +34,105 @@ def _is_http_url(text: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-# Range checks that types alone don't catch: key -> (predicate, message from SCHEMA).
-RANGES = {
-    "detector.scale_factor": lambda v: v > 1.0,
-    "detector.min_neighbors": lambda v: v >= 0,
-    "detector.min_size": lambda v: v >= 8,
-    "detector.downscale": lambda v: v >= 1.0,
-    "detector.full_every": lambda v: v >= 1,
-    "detector.between": lambda v: v in BETWEEN,
-    "model.threads": lambda v: v >= 1,
-    "match.threshold": lambda v: -1.0 <= v <= 1.0,
-    "match.track_threshold": lambda v: -1.0 <= v <= 1.0,
-    "match.stranger_threshold": lambda v: -1.0 <= v <= 1.0,
-    "match.margin": lambda v: 0.0 <= v <= 2.0,
-    "logging.level": lambda v: v.lower() in LOG_LEVELS,
-    "tracking.min_frames": lambda v: v >= 1,
-    "tracking.unknown_after": lambda v: v >= 0,
-    "tracking.leave_after": lambda v: v > 0,
-    "tracking.cooldown": lambda v: v >= 0,
-    "tracking.min_similarity": lambda v: -1.0 <= v <= 1.0,
-    "quality.min_face": lambda v: v >= 1,
-    "quality.min_sharpness": lambda v: v >= 0,
-    "webhook.url": _is_http_url,
-    "webhook.timeout": lambda v: v > 0,
-    "webhook.retries": lambda v: v >= 0,
-    "mqtt.port": lambda v: 1 <= v <= 65535,
-    "prometheus.port": lambda v: 0 <= v <= 65535,
-    "snapshots.max_files": lambda v: v >= 1,
-    "snapshots.max_age_days": lambda v: v > 0,
-    "service.exit_after": lambda v: v > 0,
-    "service.max_backoff": lambda v: v > 0,
-    "service.status_every": lambda v: v > 0,
-}
-
-
+# Each setting once, in the order `unknown key` errors list them; the detector's, scan's and
+# tracker's own settings are declared in their dataclasses (loop/detect.py, loop/scan.py,
+# loop/track.py) and found there.
 @dataclass
 class Config:
-    path: Path | None  # None when running on defaults alone
-    source: str
-    camera: str
-    detector: DetectorSettings
-    scan: ScanSettings
-    model_path: Path
-    threads: int
-    gallery_path: Path
-    people: dict[str, list[str]] = field(default_factory=dict)  # name -> photo paths or globs, as written
-    threshold: float | None = None  # None: the model's (with_model_scores)
-    margin: float | None = None
-    annotate: Path | None = None
-    log_level: str = "info"
-    tracking: TrackSettings = field(default_factory=lambda: TrackSettings(None, None, None, None))
-    min_face: int = 32
-    min_sharpness: float = 60.0
-    webhook_url: str | None = None
+    path: Path | None = None  # None when running on defaults alone
+    source: str = setting(
+        "source",
+        "0",
+        "a camera index, /dev/videoN, picamera2, rtsp:// or http:// URL, video file, image folder or image",
+        accepts=(str, int),
+    )
+    camera: str = setting("camera", "camera", "a name for this camera in events")
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    model_path: Path | None = setting("model.path", None, "an ONNX embedding model, or null for the bundled one")
+    threads: int = setting("model.threads", 1, "a whole number of at least 1", lambda v: v >= 1)
+    gallery_path: Path = setting("gallery", "gallery.npz", "the gallery file path")
+    people: dict[str, list[str]] = setting("people", {}, "a mapping of name to a list of photo paths or globs")
+    # None: the model's (with_model_scores); the other match.* settings are the tracker's.
+    threshold: float | None = setting(
+        "match.threshold", None, "a cosine similarity between -1 and 1, or null for the model's", is_cosine
+    )
+    tracking: TrackSettings = field(default_factory=TrackSettings)
+    annotate: Path | None = setting(
+        "output.annotate", None, "a folder for annotated images or a .mp4/.avi file, or null"
+    )
+    min_face: int = setting(
+        "quality.min_face",
+        MIN_FACE,
+        "the smallest face side in pixels that counts towards a name, at least 1",
+        lambda v: v >= 1,
+    )
+    min_sharpness: float = setting(
+        "quality.min_sharpness",
+        MIN_SHARPNESS,
+        "the least variance of the Laplacian of the face (64x64) that counts towards a name",
+        lambda v: v >= 0,
+    )
+    webhook_url: str | None = setting(
+        "webhook.url",
+        None,
+        "an http:// or https:// URL (host, and a numeric port if any) to POST each event to, or null",
+        _is_http_url,
+    )
+    webhook_token_env: str | None = setting(
+        "webhook.token_env", None, "the name of an environment variable holding a bearer token, or null"
+    )
+    webhook_token_file: str | None = setting(
+        "webhook.token_file", None, "a file holding a bearer token (readable by the service only), or null"
+    )
+    webhook_timeout: float = setting("webhook.timeout", 2.0, "seconds per attempt, above 0", lambda v: v > 0)
+    webhook_retries: int = setting("webhook.retries", 3, "attempts after the first, at least 0", lambda v: v >= 0)
+    mqtt_host: str | None = setting("mqtt.host", None, "the MQTT broker's host name, or null for none")
+    mqtt_port: int = setting("mqtt.port", 1883, "a TCP port, 1 to 65535", lambda v: 1 <= v <= 65535)
+    mqtt_prefix: str = setting("mqtt.topic_prefix", "siamface", "the first topic level")
+    mqtt_username: str | None = setting("mqtt.username", None, "a user name, or null")
+    mqtt_password_env: str | None = setting(
+        "mqtt.password_env", None, "the name of an environment variable holding the password, or null"
+    )
+    mqtt_password_file: str | None = setting(
+        "mqtt.password_file", None, "a file holding the password (readable by the service only), or null"
+    )
+    mqtt_tls: bool = setting("mqtt.tls", False, "true or false")
+    prometheus_port: int | None = setting(
+        "prometheus.port",
+        None,
+        "a port for the metrics endpoint on 127.0.0.1 (0: any free one), or null",
+        lambda v: 0 <= v <= 65535,
+    )
+    snapshots: Path | None = setting("snapshots.folder", None, "a folder for crops of unknown faces, or null for none")
+    snapshots_max_files: int = setting("snapshots.max_files", 200, "the most crops kept, at least 1", lambda v: v >= 1)
+    snapshots_max_age_days: float = setting(
+        "snapshots.max_age_days", 7.0, "days a crop is kept, above 0", lambda v: v > 0
+    )
+    exit_after: float = setting(
+        "service.exit_after", 60.0, "seconds without frames before exiting non-zero, above 0", lambda v: v > 0
+    )
+    max_backoff: float = setting(
+        "service.max_backoff",
+        10.0,
+        "the longest wait between camera reopen attempts in seconds, above 0",
+        lambda v: v > 0,
+    )
+    status_every: float = setting(
+        "service.status_every", 10.0, "seconds between status reports to systemd, above 0", lambda v: v > 0
+    )
+    log_level: str = setting(
+        "logging.level", "info", f"one of {', '.join(LOG_LEVELS)}", lambda v: v.lower() in LOG_LEVELS
+    )
+    # Not settings: what the settings above give.
     webhook_token: str | None = None
-    webhook_timeout: float = 2.0
-    webhook_retries: int = 3
-    mqtt_host: str | None = None
-    mqtt_port: int = 1883
-    mqtt_prefix: str = "siamface"
-    mqtt_username: str | None = None
     mqtt_password: str | None = None
-    mqtt_tls: bool = False
-    prometheus_port: int | None = None
-    snapshots: Path | None = None
-    snapshots_max_files: int = 200
-    snapshots_max_age_days: float = 7.0
-    exit_after: float = 60.0
-    max_backoff: float = 10.0
-    status_every: float = 10.0
     source_given: bool = True  # False: the config (or its absence) left `source` at the default, camera 0
+
+    @property
+    def margin(self) -> float | None:
+        """match.margin, which frames and tracks are named by alike."""
+        return self.tracking.margin
 
     @property
     def base_dir(self) -> Path:
@@ -265,10 +184,6 @@ def _check_people(people: dict, where: str) -> dict[str, list[str]]:
     return checked
 
 
-def _number(value: float | int | None) -> float | None:
-    return None if value is None else float(value)
-
-
 def with_model_scores(config: Config, scores: dict[str, float], model: Path) -> Config:
     """The config with each match.* it leaves null taken from the model's scores (ModelContract.scores);
     a score neither gives is a one-line error. A face that moved far between frames stays the same
@@ -296,74 +211,60 @@ def with_model_scores(config: Config, scores: dict[str, float], model: Path) -> 
         margin=given["margin"],
         jump_similarity=given["threshold"],
     )
-    return replace(config, threshold=given["threshold"], margin=given["margin"], tracking=tracking)
+    return replace(config, threshold=given["threshold"], tracking=tracking)
 
 
-def parse(data: Any, path: Path | None) -> Config:
+# Where each settings dataclass sits in a Config; every setting, in the Config's field order.
+NESTED = {"detector": DetectorSettings, "scan": ScanSettings, "tracking": TrackSettings}
+_OWN = {item.field.name: item for item in declared(Config)}
+SETTINGS: list[tuple[str | None, Declared]] = []
+for _field in fields(Config):
+    if _field.name in NESTED:
+        SETTINGS += [(_field.name, item) for item in declared(NESTED[_field.name])]
+    elif _field.name in _OWN:
+        SETTINGS.append((None, _OWN[_field.name]))
+
+
+def parse(data: Any, path: Path | None, overrides: dict[str, tuple[Any, str]] | None = None) -> Config:
+    """The config ``data`` (parsed YAML) from ``path`` describes, with ``overrides`` (key -> (value,
+    the command-line flag that gave it)) put in before anything is checked; a bad value is one line
+    naming the file and key, or the flag."""
     where = str(path) if path else "defaults"
-    v = check_section(_drop_retired(data, where), SCHEMA, "", where, RANGES)
+    given = check_keys(_drop_retired(data, where), [item.key for _, item in SETTINGS], where)
+    flags = {}
+    for key, (value, flag) in (overrides or {}).items():
+        given[key], flags[key] = value, flag
+    values: dict[str | None, dict[str, Any]] = {None: {}, **{name: {} for name in NESTED}}
+    for owner, item in SETTINGS:
+        label = flags.get(item.key) or f"{where}: {item.key}"
+        values[owner][item.field.name] = check(item, given.get(item.key, item.default), label)
+    top = values[None]
+    tracking = TrackSettings(**values["tracking"], jump_similarity=top["threshold"])
     config = Config(
-        source_given=isinstance(data, dict) and "source" in data,
+        **top,
+        **{name: cls(**values[name]) for name, cls in NESTED.items() if name != "tracking"},
+        tracking=tracking,
         path=path,
-        source=str(v["source"]),
-        camera=v["camera"],
-        detector=DetectorSettings(
-            cascade=v["detector.cascade"],
-            scale_factor=float(v["detector.scale_factor"]),
-            min_neighbors=v["detector.min_neighbors"],
-            min_size=v["detector.min_size"],
-            downscale=float(v["detector.downscale"]),
-        ),
-        scan=ScanSettings(full_every=v["detector.full_every"], between=v["detector.between"]),
-        model_path=DEFAULT_MODEL,
-        threads=v["model.threads"],
-        gallery_path=Path(v["gallery"]),
-        people=_check_people(v["people"], where),
-        threshold=_number(v["match.threshold"]),
-        margin=_number(v["match.margin"]),
-        log_level=v["logging.level"].lower(),
-        tracking=TrackSettings(
-            threshold=_number(v["match.track_threshold"]),
-            stranger_threshold=_number(v["match.stranger_threshold"]),
-            margin=_number(v["match.margin"]),
-            min_frames=v["tracking.min_frames"],
-            unknown_after=float(v["tracking.unknown_after"]),
-            leave_after=float(v["tracking.leave_after"]),
-            cooldown=float(v["tracking.cooldown"]),
-            min_similarity=float(v["tracking.min_similarity"]),
-            jump_similarity=_number(v["match.threshold"]),
-        ),
-        min_face=v["quality.min_face"],
-        min_sharpness=float(v["quality.min_sharpness"]),
-        webhook_url=v["webhook.url"],
-        webhook_token=read_secret(v["webhook.token_env"], v["webhook.token_file"], "webhook.token"),
-        webhook_timeout=float(v["webhook.timeout"]),
-        webhook_retries=v["webhook.retries"],
-        mqtt_host=v["mqtt.host"],
-        mqtt_port=v["mqtt.port"],
-        mqtt_prefix=v["mqtt.topic_prefix"],
-        mqtt_username=v["mqtt.username"],
-        mqtt_password=read_secret(v["mqtt.password_env"], v["mqtt.password_file"], "mqtt.password"),
-        mqtt_tls=v["mqtt.tls"],
-        prometheus_port=v["prometheus.port"],
-        snapshots_max_files=v["snapshots.max_files"],
-        snapshots_max_age_days=float(v["snapshots.max_age_days"]),
-        exit_after=float(v["service.exit_after"]),
-        max_backoff=float(v["service.max_backoff"]),
-        status_every=float(v["service.status_every"]),
+        source_given="source" in given,
     )
-    if v["model.path"] is not None:
-        config.model_path = config.resolve(v["model.path"])
+    config.source = str(config.source)
+    config.people = _check_people(config.people, where)
+    config.log_level = config.log_level.lower()
+    config.webhook_token = read_secret(config.webhook_token_env, config.webhook_token_file, "webhook.token")
+    config.mqtt_password = read_secret(config.mqtt_password_env, config.mqtt_password_file, "mqtt.password")
+    if config.model_path is None:
+        config.model_path = DEFAULT_MODEL
+    else:
+        given_path = config.model_path
+        config.model_path = config.resolve(given_path)
         if config.model_path.name == OLD_BUNDLED_NAME and not config.model_path.exists():
-            log.warning(
-                "%s: model.path %s is the bundled model's old name: using %s", where, v["model.path"], DEFAULT_MODEL
-            )
+            log.warning("%s: model.path %s is the bundled model's old name: using %s", where, given_path, DEFAULT_MODEL)
             config.model_path = DEFAULT_MODEL
-    config.gallery_path = config.resolve(v["gallery"])
-    if v["output.annotate"] is not None:
-        config.annotate = config.resolve(v["output.annotate"])
-    if v["snapshots.folder"] is not None:
-        config.snapshots = config.resolve(v["snapshots.folder"])
+    config.gallery_path = config.resolve(config.gallery_path)
+    if config.annotate is not None:
+        config.annotate = config.resolve(config.annotate)
+    if config.snapshots is not None:
+        config.snapshots = config.resolve(config.snapshots)
     return config
 
 
@@ -393,12 +294,13 @@ def _text_line(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def load(path: str | Path | None) -> Config:
-    """Load ``path``; with None, ./config.yaml when it exists, else built-in defaults."""
+def load(path: str | Path | None, overrides: dict[str, tuple[Any, str]] | None = None) -> Config:
+    """Load ``path``; with None, ./config.yaml when it exists, else built-in defaults. ``overrides``:
+    this run's command-line values (see parse)."""
     if path is None:
         default = Path("config.yaml")
         if not default.is_file():
-            return parse({}, None)
+            return parse({}, None, overrides)
         path = default
     path = Path(path).absolute()
     try:
@@ -420,4 +322,4 @@ def load(path: str | Path | None) -> Config:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
         raise SiamfaceError(f"{path}:{line} not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    return parse(data, path)
+    return parse(data, path, overrides)

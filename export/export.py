@@ -140,10 +140,9 @@ def quantize(fp32: bytes, calibration: np.ndarray, work: Path) -> bytes:
             batch = next(self._batches, None)
             return None if batch is None else {input_name: batch}
 
-    # Static QDQ: dynamic quantization of Conv layers ran 4-9x slower than fp32 on this CPU.
-    # Measured on the ablation's best model (README, "Models and their figures"): min-max ranges gave
-    # cosine to fp32 0.943 mean / 0.728 1st percentile, the 99.99th percentile 0.986 / 0.947, and
-    # keeping the stem convolution in fp32 as well 0.988 / 0.961 at the same file size.
+    # Static QDQ, because dynamic quantization made Conv layers slower than fp32; percentile ranges
+    # and an fp32 stem, because min-max ranges lost most of the cosine to fp32 (figures:
+    # docs/training-and-export.md, "Export").
     quantize_static(
         str(prepared),
         str(output),

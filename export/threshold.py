@@ -1,7 +1,10 @@
-"""The shipped default threshold: `face-edge calibrate`'s analysis on dev identities.
+"""The scores a model ships with: `face-edge calibrate`'s analysis on dev identities.
 
     python -m siamface.export.threshold [--model FILE.onnx] [--images ../shared/data/dev/celeba] [--far 1e-3]
-                               [--enroll-count 3] [--min-frames 3] [--write config.yaml] [--plot threshold.png]
+        [--enroll-count 3] [--min-frames 3] [--write] [--plot threshold.png] [--json threshold.json]
+
+``--write`` puts the thresholds and match.margin into the model's metadata (siamface.match.*),
+where a config's ``match.*: null`` finds them.
 
 Every dev identity is enrolled as a user would enrol someone, from a few photos (``--enroll-count``);
 each of their other photos is scored against every enrolled person as the matcher scores (the best

@@ -31,3 +31,28 @@ def test_threshold_holds_its_false_accept_rate_and_margins_trade_names_for_error
     assert figures["tracks"] >= 20 and figures["track_impostor_scores"] == 19 * figures["tracks"]
     assert figures["track_true_accept_rate"] > figures["true_accept_rate"]
     assert figures["tracks_named"]["wrong"] <= figures["tracks_named_at_frame_threshold"]["wrong"]
+
+
+def test_scores_written_into_a_model_are_what_the_device_reads_and_the_weights_stay(tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from siamface.edge.images import read_image
+    from siamface.edge.loop.detect import HaarDetector, photo_faces
+    from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
+    from siamface.export.threshold import write_scores
+
+    from .conftest import REPO
+
+    model = tmp_path / "model.onnx"
+    shutil.copy(DEFAULT_MODEL, model)
+    written = write_scores(
+        model, {"threshold": 0.91234, "margin": 0.03, "track_threshold": 0.92, "stranger_threshold": 0.95}
+    )
+    assert written == {"threshold": 0.9123, "margin": 0.03, "track_threshold": 0.92, "stranger_threshold": 0.95}
+    after, before = Embedder(model), Embedder(DEFAULT_MODEL)
+    assert after.contract.scores == written and after.fingerprint != before.fingerprint
+    image = read_image(REPO / "samples" / "astronaut.jpg")
+    box = photo_faces(HaarDetector(), image)[:1]
+    assert np.array_equal(after.embed_faces(image, box), before.embed_faces(image, box))

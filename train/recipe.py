@@ -10,10 +10,10 @@ import yaml
 
 from siamface.edge.contract import ALIGNMENTS, ModelContract
 from siamface.edge.errors import SiamfaceError
-from siamface.edge.schema import check_section
 
 from .augment import Augmentation
 from .faces import Root
+from .schema import check_section
 
 BACKBONES = ("tiny", "mobile", "vgg16")  # built in train/model.py; named here so a recipe loads without TensorFlow
 PAIR_LOSSES = ("none", "contrastive", "bce")

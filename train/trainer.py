@@ -172,7 +172,7 @@ def train(recipe: Recipe, resume: bool = True, progress: bool = True) -> Path:
             else:
                 # Detached: it learns without steering the embedding. From every labelled pair, the two
                 # classes weighing half each: on hard negatives alone it never saw the easy strangers
-                # most real pairs are, and called them the same person (dev AUC 0.25).
+                # most real pairs are, and called most of them the same person.
                 chosen = tf.where(tf.logical_or(positive, negative))
                 same = tf.cast(tf.gather_nd(positive, chosen), tf.float32)
                 ea = tf.stop_gradient(tf.gather(emb, chosen[:, 0]))

@@ -9,16 +9,24 @@ import cv2
 import numpy as np
 
 from ..errors import SiamfaceError
+from ..settings import setting
 from .preprocess import whole_image_box
 
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    cascade: str = "haarcascade_frontalface_default.xml"  # a file in cv2.data, or a path
-    scale_factor: float = 1.1
-    min_neighbors: int = 5
-    min_size: int = 24  # smallest face side in frame pixels
-    downscale: float = 1.0  # detect on a copy this many times smaller (speed for recall)
+    cascade: str = setting(
+        "detector.cascade",
+        "haarcascade_frontalface_default.xml",
+        "a Haar cascade file name in OpenCV's data, or a path",
+    )
+    scale_factor: float = setting("detector.scale_factor", 1.1, "a number above 1.0", lambda v: v > 1.0)
+    min_neighbors: int = setting("detector.min_neighbors", 5, "a whole number of at least 0", lambda v: v >= 0)
+    min_size: int = setting(
+        "detector.min_size", 24, "the smallest face side in pixels, a whole number of at least 8", lambda v: v >= 8
+    )
+    # Detect on a copy this many times smaller: speed, paid for in recall.
+    downscale: float = setting("detector.downscale", 1.0, "a number of at least 1.0", lambda v: v >= 1.0)
 
 
 def cascade_path(name: str) -> Path:
@@ -99,10 +107,8 @@ def largest_face(boxes: np.ndarray) -> np.ndarray | None:
 
 # A photo (enrolment, verification, evaluation) is known to hold a face, so when the live
 # detector's strictness finds none it is searched again with fewer confirming hits, for a face that
-# fills a good part of it. At 3, Haar finds 15 of the 22 dev photos (and 51 of train/celeba's 81)
-# that it misses at 5, all of them faces 0.41 to 0.8 of the photo's shorter side; where dlib's HOG
-# detector also finds the face, the two boxes agree on 34 of 39. Without the size floor it also
-# "finds" a reflection 0.05 of the side on the helmet in samples/frames/frame_04.jpg.
+# fills a good part of it: the faces missed at the live strictness are large ones, and the size
+# floor keeps out small false hits such as a reflection on a helmet (figures: docs/accuracy.md).
 PHOTO_MIN_NEIGHBORS = 3
 PHOTO_MIN_FACE = 0.2  # of the photo's shorter side, for the second search only
 PHOTO_SEARCH_SIDE = 2048  # the longest side a photo is searched at, in pixels

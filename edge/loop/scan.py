@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..settings import setting
 from .detect import HaarDetector
 
 BETWEEN = ("roi", "hold")
@@ -19,8 +20,10 @@ BETWEEN = ("roi", "hold")
 
 @dataclass(frozen=True)
 class ScanSettings:
-    full_every: int = 1  # search the whole frame every this many frames
-    between: str = "roi"  # in between: "roi" searches around the last faces, "hold" reuses their boxes
+    # Search the whole frame every this many frames; in between "roi" searches around the last
+    # faces, "hold" reuses their boxes.
+    full_every: int = setting("detector.full_every", 1, "a whole number of at least 1", lambda v: v >= 1)
+    between: str = setting("detector.between", "roi", f"one of {', '.join(BETWEEN)}", lambda v: v in BETWEEN)
     roi_grow: float = 0.5  # a region is the last box grown by this fraction of its side on each side
 
 

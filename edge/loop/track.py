@@ -17,27 +17,50 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..settings import is_cosine, setting
 from .embed import l2_normalize
 from .match import UNKNOWN, Match, Matcher
+
+NULL_MEANS_MODEL = "or null for the model's"
 
 
 @dataclass(frozen=True)
 class TrackSettings:
-    # On the model's score scale: the model's own values unless the config sets them (contract.py);
-    # None only until config.with_model_scores has filled them in.
-    threshold: float | None  # a template's score needed to name its track (match.track_threshold)
-    margin: float | None  # ...and its lead over the next person (match.margin)
-    # Two unknown tracks this alike are one stranger, who is not announced twice (match.stranger_threshold)
-    stranger_threshold: float | None
-    jump_similarity: float | None  # a face that moved far between frames stays in its track at this (match.threshold)
-    min_frames: int = 3  # usable frames a track needs before it is named or announced
-    unknown_after: float = 1.0  # seconds of usable frames without a name before "unknown" is announced
-    leave_after: float = 2.0  # seconds unseen before a track ends
-    cooldown: float = 30.0  # seconds after a person's leave in which they get no new enter event
+    # On the model's score scale: None means the model's own value (contract.py), filled in by
+    # config.with_model_scores before a tracker is made.
+    threshold: float | None = setting(  # a template's score needed to name its track
+        "match.track_threshold", None, f"a cosine similarity between -1 and 1, {NULL_MEANS_MODEL}", is_cosine
+    )
+    margin: float | None = setting(  # ...and its lead over the next person (frames are named by it too)
+        "match.margin", None, f"a score difference between 0 and 2, {NULL_MEANS_MODEL}", lambda v: 0.0 <= v <= 2.0
+    )
+    # Two unknown tracks this alike are one stranger, who is not announced twice.
+    stranger_threshold: float | None = setting(
+        "match.stranger_threshold", None, f"a cosine similarity between -1 and 1, {NULL_MEANS_MODEL}", is_cosine
+    )
+    min_frames: int = setting(
+        "tracking.min_frames", 3, "usable frames before a track is named, at least 1", lambda v: v >= 1
+    )
+    unknown_after: float = setting(
+        "tracking.unknown_after",
+        1.0,
+        "seconds of usable frames without a name before unknown is announced, at least 0",
+        lambda v: v >= 0,
+    )
+    leave_after: float = setting(
+        "tracking.leave_after", 2.0, "seconds unseen before a person's leave event, above 0", lambda v: v > 0
+    )
+    cooldown: float = setting(
+        "tracking.cooldown",
+        30.0,
+        "seconds after a leave without a new enter for that person, at least 0",
+        lambda v: v >= 0,
+    )
     # On the model's score scale (config.yaml): what a face needs to join a track at all, with a box
-    # overlap of min_iou (otherwise jump_similarity)
-    min_similarity: float = 0.93
+    # overlap of min_iou; a face that moved far needs jump_similarity, the naming threshold.
+    min_similarity: float = setting("tracking.min_similarity", 0.93, "a cosine similarity between -1 and 1", is_cosine)
     min_iou: float = 0.3
+    jump_similarity: float | None = None
     recent: int = 5  # the latest usable frames, whose own template can say the track became someone else
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import SiamfaceError
+from siamface.edge.errors import SiamfaceError
 
 
 def check_section(
