@@ -16,7 +16,7 @@ from .loop.detect import DetectorSettings
 from .loop.embed import DEFAULT_MODEL
 from .loop.quality import MIN_FACE, MIN_SHARPNESS
 from .loop.scan import ScanSettings
-from .loop.track import TrackSettings
+from .loop.track import NULL_MEANS_MODEL, TrackSettings
 from .secrets import read_secret
 from .settings import Declared, check, check_keys, declared, is_cosine, setting
 
@@ -55,7 +55,7 @@ class Config:
     people: dict[str, list[str]] = setting("people", {}, "a mapping of name to a list of photo paths or globs")
     # None: the model's (with_model_scores); the other match.* settings are the tracker's.
     threshold: float | None = setting(
-        "match.threshold", None, "a cosine similarity between -1 and 1, or null for the model's", is_cosine
+        "match.threshold", None, f"a cosine similarity between -1 and 1, {NULL_MEANS_MODEL}", is_cosine
     )
     tracking: TrackSettings = field(default_factory=TrackSettings)
     annotate: Path | None = setting(

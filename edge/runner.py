@@ -109,7 +109,6 @@ class Runner:
         self._stopping = threading.Event()
         # Waits between camera reopen attempts end at once on a stop request (tests pass a fake).
         self._sleep = sleep or self._stopping.wait
-        self._stop = False
         self._reload = False
         self.reconnects = 0
         self.frames = 0
@@ -118,8 +117,11 @@ class Runner:
         self._sinks: dict[str, tuple[tuple | None, object]] = dict.fromkeys(SINKS, (None, None))
 
     def request_stop(self) -> None:
-        self._stop = True
         self._stopping.set()
+
+    @property
+    def _stop(self) -> bool:
+        return self._stopping.is_set()
 
     def request_reload(self) -> None:
         self._reload = True

@@ -33,12 +33,11 @@ def gallery_scores(gallery: Gallery) -> tuple[np.ndarray, np.ndarray]:
     """Leave-one-out scores: each enrolled photo against the rest of its person and against everyone
     else, each a person-level best as the matcher computes it."""
     matcher = Matcher(gallery, 0.0, 0.0)
-    _, owners, _ = gallery.matrix()
     sims = matcher.embeddings @ matcher.embeddings.T
     np.fill_diagonal(sims, -np.inf)  # a photo is not compared with itself
     best = matcher.best_per_person(sims)
     own = np.zeros(best.shape, bool)
-    own[np.arange(len(owners)), owners] = True
+    own[np.arange(len(matcher.owners)), matcher.owners] = True
     genuine = best[own]
     return genuine[np.isfinite(genuine)], best[~own]
 
@@ -113,28 +112,29 @@ def gallery_track_scores(
     from the person's i-th photo, None where the photo is gone): each against the same person's
     other photos (leave one out) and against every other person; each stranger's track against everyone."""
     matcher = Matcher(gallery, 0.0, 0.0)
-    _, owners, names = gallery.matrix()
     genuine, impostor = [], []
 
-    def best(track: np.ndarray, left_out: int | None) -> np.ndarray:
-        sims = running_templates(track, min_frames) @ matcher.embeddings.T
+    def best(templates: np.ndarray, left_out: int | None) -> np.ndarray:
+        sims = templates @ matcher.embeddings.T
         if left_out is not None:
             sims[:, left_out] = -np.inf
         return matcher.best_per_person(sims).max(axis=0, initial=-np.inf)
 
     for name, tracks in photo_tracks.items():
-        own = names.index(name)
-        rows = np.flatnonzero(owners == own)
+        own = matcher.names.index(name)
+        rows = np.flatnonzero(matcher.owners == own)
         for i, track in enumerate(tracks):
-            if track is None or len(running_templates(track, min_frames)) == 0:
+            templates = running_templates(track, min_frames) if track is not None else ()
+            if len(templates) == 0:
                 continue
-            scores = best(track, rows[i])
+            scores = best(templates, rows[i])
             if np.isfinite(scores[own]):
                 genuine.append(scores[own])
             impostor.extend(np.delete(scores, own))
     for track in strangers:
-        if len(running_templates(track, min_frames)):
-            impostor.extend(best(track, None))
+        templates = running_templates(track, min_frames)
+        if len(templates):
+            impostor.extend(best(templates, None))
     return np.asarray(genuine, np.float32), np.asarray(impostor, np.float32)
 
 

@@ -23,7 +23,8 @@ class Matcher:
     """Built once per gallery; a person's score is the best of their embeddings."""
 
     def __init__(self, gallery: Gallery, threshold: float, margin: float) -> None:
-        self.embeddings, owners, self.names = gallery.matrix()
+        self.embeddings, self.owners, self.names = gallery.matrix()
+        owners = self.owners
         # Rows are grouped by person, so reduceat over each group's first row gives per-person maxima.
         self._starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(owners) else owners
         self.threshold = threshold
