@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from bench import scenes
 from siamface.edge.images import read_image
@@ -14,6 +15,8 @@ from siamface.edge.loop.detect import (
 from siamface.edge.loop.track import iou
 
 from .conftest import REPO, data_dir
+
+pytestmark = pytest.mark.arm64
 
 
 def score_scenes(detector: HaarDetector) -> tuple[int, int, int]:

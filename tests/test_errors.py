@@ -8,6 +8,8 @@ from siamface.edge.cli import main
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.arm64
+
 ASTRONAUT = str(REPO / "samples" / "astronaut.jpg")
 
 

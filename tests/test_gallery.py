@@ -10,6 +10,8 @@ from siamface.edge import gallery as gallery_io
 from siamface.edge.errors import SiamfaceError
 from siamface.edge.gallery import Gallery, PhotoRecord
 
+pytestmark = pytest.mark.arm64
+
 
 def sample_gallery(names=("alice", "bob"), dims=8) -> Gallery:
     rng = np.random.default_rng(0)

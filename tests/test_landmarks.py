@@ -16,6 +16,8 @@ from siamface.edge.loop.landmarks import DEFAULT_LANDMARKS, find_landmarks, load
 
 from .conftest import data_dir
 
+pytestmark = pytest.mark.arm64
+
 
 def dev_faces(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(BGR image, Haar box) of the first ``count`` dev photos in which Haar finds a face."""

@@ -8,6 +8,8 @@ import pytest
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.arm64
+
 ROOMS = ("loop", "outputs", "evaluation")
 
 

@@ -9,6 +9,8 @@ from siamface.edge.errors import SiamfaceError
 from siamface.edge.evaluation import lfw_metrics as metrics
 from siamface.edge.evaluation.pairs import read_pairs
 
+pytestmark = pytest.mark.arm64
+
 
 def folds_of(n_folds: int, per_fold: int) -> np.ndarray:
     return np.repeat(np.arange(n_folds), per_fold)

@@ -15,6 +15,8 @@ from siamface.edge.outputs.webhook import Webhook
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.arm64
+
 
 class Receiver(BaseHTTPRequestHandler):
     """Fails the first request with 500, then records bodies and auth headers; may be slow."""

@@ -8,6 +8,8 @@ from siamface.edge.loop.preprocess import crop_face, expand_box, to_tensor, whol
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.arm64
+
 CONTRACT = ModelContract(
     width=64, height=64, channels="bgr", layout="nhwc", mean=(0.0,), std=(1.0,), crop_padding=0.25, embedding_size=8
 )

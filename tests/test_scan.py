@@ -1,6 +1,7 @@
 """Searching part of the frame: full scans every k-th frame, regions around known faces in between."""
 
 import numpy as np
+import pytest
 
 from bench.frames import compose, sequence
 from siamface.edge.loop.detect import DetectorSettings, HaarDetector
@@ -8,6 +9,8 @@ from siamface.edge.loop.scan import Scanner, ScanSettings
 from siamface.edge.loop.track import iou
 
 from .conftest import data_dir, one_face_photos
+
+pytestmark = pytest.mark.arm64
 
 
 def _clip(frames: int):

@@ -12,6 +12,8 @@ from siamface.edge.settings import check_keys
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.arm64
+
 EXAMPLES = {"source", "camera", "people"}  # config.yaml shows these with a value of its own
 
 

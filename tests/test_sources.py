@@ -14,6 +14,8 @@ from siamface.edge.loop.sources import Waiting, open_source
 from .conftest import REPO
 from .mjpeg_server import MjpegServer
 
+pytestmark = pytest.mark.arm64
+
 ASTRONAUT = REPO / "samples" / "astronaut.jpg"
 
 

@@ -17,6 +17,8 @@ from siamface.edge.runner import Runner
 
 from .conftest import one_face_photos
 
+pytestmark = pytest.mark.arm64
+
 
 def face_tile(path, size=200, blur=0.0):
     tile = cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA)

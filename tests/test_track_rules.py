@@ -11,6 +11,8 @@ from siamface.edge.gallery import Gallery, PhotoRecord
 from siamface.edge.loop.match import Matcher
 from siamface.edge.loop.track import Tracker, TrackSettings
 
+pytestmark = pytest.mark.arm64
+
 DIM = 8
 AXES = np.eye(DIM, dtype=np.float32)
 ALICE, BOB = AXES[0], AXES[1]
