@@ -1,13 +1,15 @@
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import REPO
+
+pytestmark = pytest.mark.arm64
 
 SCRIPT = f"""
 import sys
 from siamface.edge.cli import main
-
-pytestmark = pytest.mark.arm64
 code = main(["verify", "{REPO / "samples" / "astronaut.jpg"}", "{REPO / "samples" / "frames" / "frame_01.jpg"}"])
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "train", "export"))
 print("HEAVY", heavy, code)
