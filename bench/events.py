@@ -1,6 +1,6 @@
 """The event benchmark: does the device loop announce the right people on real video?
 
-    python -m bench.events [--clips DIR] [--detection shipped fast] [--threshold T] [--track-threshold T]
+    python -m bench.events [--clips DIR] [--detection shipped haar fast] [--threshold T] [--track-threshold T]
                            [--no-dlib] [--json FILE]
 
 Each clip folder of ``../shared/data/video`` (or $SIAMFACE_DATA/video) holds ``clip.mp4``,
@@ -35,7 +35,7 @@ import numpy as np
 from siamface.edge import config as config_io
 from siamface.edge import gallery as gallery_io
 from siamface.edge.enroll import enroll
-from siamface.edge.loop.detect import DetectorSettings, HaarDetector
+from siamface.edge.loop.detect import DetectorSettings, make_detector
 from siamface.edge.loop.embed import Embedder
 from siamface.edge.loop.match import UNKNOWN
 from siamface.edge.loop.scan import ScanSettings
@@ -47,7 +47,8 @@ from .frames import DATA, REPO
 
 DETECTION = {
     "shipped": None,  # config.yaml as it is
-    "fast": (DetectorSettings(downscale=2.0), ScanSettings(full_every=30)),  # bench.loop's fastest
+    "haar": (DetectorSettings(kind="haar"), ScanSettings()),  # the default before BlazeFace
+    "fast": (DetectorSettings(kind="haar", downscale=2.0), ScanSettings(full_every=30)),  # Haar's fastest
 }
 SAMPLES_PER_SECOND = 4.0
 DLIB_TOLERANCE = 0.55  # stricter than face_recognition's default 0.6, as truth.json was made
@@ -100,7 +101,7 @@ def play(
     events, named, index = [], {}, 0
     try:
         while (frame := source.read()) is not None:
-            _, new = track_frame(runtime, tracker, frame, source.time)
+            _, new = track_frame(runtime, tracker, frame, source.time, source.stills)
             events += [(index, source.time, e) for e in new]
             if index in samples:
                 named[index] = {t.name for t in tracker.tracks if t.last_seen == source.time and t.name}
@@ -204,7 +205,7 @@ def run(
         for clip in every:
             truth = json.loads((clip / "truth.json").read_text())
             people = enrolled_for(clip, every)
-            gallery, report = enroll(None, people, HaarDetector(base.detector), embedder, progress=False)
+            gallery, report = enroll(None, people, make_detector(base.detector), embedder, progress=False)
             for line in report.skipped:
                 print(f"  {clip.name}: skipped {line}", file=sys.stderr)
             path = Path(scratch) / f"{clip.name}.npz"
@@ -258,7 +259,7 @@ def totals(results: list[ClipResult]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=Path, default=DATA / "video")
-    parser.add_argument("--detection", nargs="+", choices=sorted(DETECTION), default=["shipped", "fast"])
+    parser.add_argument("--detection", nargs="+", choices=sorted(DETECTION), default=["shipped", "haar"])
     parser.add_argument("--threshold", type=float, help="match.threshold instead of config.yaml's")
     parser.add_argument("--track-threshold", type=float, help="match.track_threshold instead of config.yaml's")
     parser.add_argument("--no-dlib", action="store_true", help="skip the face_recognition comparison")

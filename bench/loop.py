@@ -22,7 +22,7 @@ import numpy as np
 
 from siamface.edge import config as config_io
 from siamface.edge.enroll import enroll
-from siamface.edge.loop.detect import DetectorSettings, HaarDetector
+from siamface.edge.loop.detect import DetectorSettings, HaarDetector, make_detector
 from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
 from siamface.edge.loop.match import Matcher
 from siamface.edge.loop.pipeline import STAGES, Pipeline
@@ -33,11 +33,11 @@ from .frames import DATA, REPO, cell_of, dev_people, sequence
 from .scenes import score_scenes
 
 VARIANTS = {
-    "full frame": (DetectorSettings(), ScanSettings()),
-    "downscale 2": (DetectorSettings(downscale=2.0), ScanSettings()),
-    "every 10th, roi between": (DetectorSettings(), ScanSettings(full_every=10)),
-    "downscale 2, every 10th, roi": (DetectorSettings(downscale=2.0), ScanSettings(full_every=10)),
-    "downscale 2, every 30th, roi": (DetectorSettings(downscale=2.0), ScanSettings(full_every=30)),
+    "BlazeFace, 3x3 tiles in turn": (DetectorSettings(kind="blazeface"), ScanSettings()),
+    "Haar full frame": (DetectorSettings(kind="haar"), ScanSettings()),
+    "Haar downscale 2": (DetectorSettings(kind="haar", downscale=2.0), ScanSettings()),
+    "Haar every 10th, roi between": (DetectorSettings(kind="haar"), ScanSettings(full_every=10)),
+    "Haar downscale 2, every 30th, roi": (DetectorSettings(kind="haar", downscale=2.0), ScanSettings(full_every=30)),
 }
 
 
@@ -73,11 +73,11 @@ def run_siamface(
     cv2.setNumThreads(threads)
     embedder = Embedder(model, threads=threads)
     detector_settings, scan = VARIANTS[detection]
-    pipeline = Pipeline(Scanner(HaarDetector(detector_settings), scan), embedder, Matcher(gallery, threshold, margin))
+    pipeline = Pipeline(Scanner(make_detector(detector_settings), scan), embedder, Matcher(gallery, threshold, margin))
     row = Row("siamface", len(people), str(threads), detection)
     names = [n for n, _, _ in people]
     pipeline.process(clip[0])  # warm-up; the scanner's frame count restarts below
-    pipeline.detector = Scanner(HaarDetector(detector_settings), scan)
+    pipeline.detector = Scanner(make_detector(detector_settings), scan)
     sums = dict.fromkeys((*STAGES, "total"), 0.0)
     for frame in clip:
         result = pipeline.process(frame)
@@ -129,12 +129,29 @@ def scenes_recall() -> None:
         print(f"skipped scenes recall: {folder} not found")
         return
     print("full-scan detection on ../shared/data/scenes (43 hand-drawn faces in 9 photos)")
-    for label, settings in (("downscale 1", DetectorSettings()), ("downscale 2", DetectorSettings(downscale=2.0))):
-        detector = HaarDetector(settings)
+    for label, settings in (
+        ("Haar, downscale 1", DetectorSettings(kind="haar")),
+        ("Haar, downscale 2", DetectorSettings(kind="haar", downscale=2.0)),
+        ("BlazeFace, whole frame only", DetectorSettings(kind="blazeface", tiles=1)),
+        ("BlazeFace, whole frame and 3x3 tiles", DetectorSettings(kind="blazeface")),
+    ):
+        detector = make_detector(settings)
         started = time.perf_counter()
         found, total, unmatched = score_scenes(folder, detector.detect)
         seconds = time.perf_counter() - started
         print(f"  {label}: {found} of {total} found (IoU >= 0.4), {unmatched} false, {seconds:.1f} s for the set")
+    settings = DetectorSettings(kind="blazeface")
+    frames = settings.tiles**2
+    found, total, unmatched = score_scenes(folder, lambda image: live_boxes(settings, image, frames))
+    print(f"  BlazeFace live (a tile a frame): {found} of {total} found within {frames} frames, {unmatched} false")
+
+
+def live_boxes(settings: DetectorSettings, image: np.ndarray, frames: int) -> np.ndarray:
+    """The boxes of the last of ``frames`` live frames showing the same picture."""
+    scanner = Scanner(make_detector(settings))
+    for _ in range(frames):
+        boxes = scanner.detect(image)
+    return boxes
 
 
 def main() -> int:

@@ -3,8 +3,8 @@
     python -m bench.platforms embed OUT.npz [--pairs N] [--model FILE.onnx]
     python -m bench.platforms compare REFERENCE.npz [--model FILE.onnx]
 
-`embed` runs the device pipeline (Haar, landmarks, the int8 model) on the photos of N pairs spread
-over `dev/pairs.txt` and stores boxes, landmarks, aligned chips, embeddings and pair scores.
+`embed` runs the device pipeline (the shipped detector, landmarks, the int8 model) on the photos
+of N pairs spread over `dev/pairs.txt` and stores boxes, landmarks, aligned chips, embeddings and pair scores.
 `compare` runs the model on the stored chips and the whole pipeline on the same photos, and exits 1
 when the model alone gives a cosine under MODEL_COSINE, the pipeline one under PIPELINE_COSINE, or
 a decision at the model's threshold differs for a pair more than DECISION_MARGIN from it. CI runs
@@ -23,7 +23,7 @@ import numpy as np
 from siamface.edge.evaluation.evaluate import pair_paths
 from siamface.edge.evaluation.pairs import read_pairs
 from siamface.edge.images import read_image
-from siamface.edge.loop.detect import HaarDetector, face_or_whole
+from siamface.edge.loop.detect import face_or_whole, make_detector
 from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
 from siamface.edge.loop.landmarks import find_landmarks
 from siamface.edge.loop.preprocess import crop_face, to_tensor
@@ -64,7 +64,7 @@ def measure(model: Path, pair_lines: np.ndarray | None, count: int) -> dict:
         wanted = {int(n) for n in pair_lines}
         chosen = [p for p in pairs if p.line in wanted]
     paths = pair_paths(chosen, images, pairs_file)
-    embedder, detector = Embedder(model), HaarDetector()
+    embedder, detector = Embedder(model), make_detector()
     contract = embedder.contract
     photos = list(dict.fromkeys(p for pair in paths for p in pair))
     boxes, points, chips = [], [], []

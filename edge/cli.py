@@ -17,8 +17,9 @@ from . import gallery as gallery_io
 from .config import Config, check_name, with_model_scores
 from .config import load as load_config_file
 from .errors import SiamfaceError
-from .loop.detect import HaarDetector, largest_face, photo_faces
+from .loop.detect import largest_face, make_detector, photo_faces
 from .loop.embed import Embedder
+from .loop.scan import describe
 from .runner import load_matcher
 
 log = logging.getLogger("face-edge")
@@ -92,7 +93,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     with gallery_io.locked(config.gallery_path):  # another enrolment waits, then adds to what this one wrote
         existing = gallery_io.load(config.gallery_path) if config.gallery_path.exists() else None
         new, report = enroll(
-            existing, people, HaarDetector(config.detector), embedder, not args.quiet, config.gallery_path
+            existing, people, make_detector(config.detector), embedder, not args.quiet, config.gallery_path
         )
         for line in report.skipped:
             log.warning("skipped %s", line)
@@ -133,7 +134,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .images import read_image
 
     config = load_config(args)
-    detector = HaarDetector(config.detector)
+    detector = make_detector(config.detector)
     embedder = Embedder(config.model_path, config.threads)
     config = with_model_scores(config, embedder.contract.scores, embedder.path)
     vectors = []
@@ -178,8 +179,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
 
     def detector_step() -> str:
-        state["detector"] = HaarDetector(state["config"].detector)
-        return state["config"].detector.cascade
+        state["detector"] = make_detector(state["config"].detector)
+        return describe(state["config"].detector, state["config"].scan)
 
     def gallery_step() -> str:
         matcher = load_matcher(state["config"], state["embedder"])
@@ -222,7 +223,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     images = Path(args.images)
     if not images.is_dir():
         raise SiamfaceError(f"--images {images}: no such folder")
-    detector = HaarDetector(config.detector)
+    detector = make_detector(config.detector)
     embedder = Embedder(config.model_path, config.threads)
     config = with_model_scores(config, embedder.contract.scores, embedder.path)
     plots = Path(args.plots) if args.plots else None
@@ -295,7 +296,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     gallery.check_model(embedder.fingerprint, embedder.contract.preprocess_version, config.gallery_path, embedder.path)
     if not 0 < args.far < 1:
         raise SiamfaceError(f"--far={args.far}, expected a rate between 0 and 1 (e.g. 1e-3)")
-    detector = HaarDetector(config.detector)
+    detector = make_detector(config.detector)
     strangers: list[Path] = []
     if args.strangers:
         from .images import is_image_path

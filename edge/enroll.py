@@ -13,7 +13,7 @@ from tqdm import tqdm
 from .errors import SiamfaceError
 from .gallery import Gallery, PhotoRecord
 from .images import file_sha256, read_image
-from .loop.detect import HaarDetector, photo_faces, portrait_face
+from .loop.detect import Detector, photo_faces, portrait_face
 from .loop.embed import Embedder
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def empty_gallery(embedder: Embedder) -> Gallery:
 def enroll(
     gallery: Gallery | None,
     people: Mapping[str, Sequence[Path]],
-    detector: HaarDetector,
+    detector: Detector,
     embedder: Embedder,
     progress: bool = True,
     gallery_path: str | Path = "gallery",
@@ -84,7 +84,7 @@ def enroll(
 
 
 def _embed_photo(
-    photo: Path, known: dict, detector: HaarDetector, embedder: Embedder, report: EnrollReport
+    photo: Path, known: dict, detector: Detector, embedder: Embedder, report: EnrollReport
 ) -> PhotoRecord | None:
     try:
         digest = file_sha256(photo)

@@ -24,12 +24,12 @@ import numpy as np
 from . import gallery as gallery_io
 from .config import Config, with_model_scores
 from .errors import SiamfaceError
-from .loop.detect import HaarDetector
+from .loop.detect import make_detector
 from .loop.embed import Embedder
 from .loop.match import UNKNOWN, Match, Matcher
 from .loop.pipeline import STAGES, FrameResult, Pipeline
 from .loop.quality import weights
-from .loop.scan import Scanner
+from .loop.scan import Scanner, describe
 from .loop.sources import FrameSource, Waiting, open_source, source_path
 from .loop.track import Tracker, TrackEvent
 from .outputs.events import Event, emit_line, utc_now
@@ -58,15 +58,16 @@ def load_runtime(config: Config) -> Runtime:
     embedder = Embedder(config.model_path, config.threads)
     config = with_model_scores(config, embedder.contract.scores, embedder.path)
     return Runtime(
-        config, Pipeline(Scanner(HaarDetector(config.detector), config.scan), embedder, load_matcher(config, embedder))
+        config, Pipeline(Scanner(make_detector(config.detector), config.scan), embedder, load_matcher(config, embedder))
     )
 
 
 def track_frame(
-    runtime: Runtime, tracker: Tracker, frame: np.ndarray, now: float
+    runtime: Runtime, tracker: Tracker, frame: np.ndarray, now: float, still: bool = False
 ) -> tuple[FrameResult, list[TrackEvent]]:
-    """One frame through the pipeline and into the tracker, at ``now`` on the source's clock."""
-    result = runtime.pipeline.process(frame)
+    """One frame through the pipeline and into the tracker, at ``now`` on the source's clock;
+    ``still``: the frame is a photo of its own (a folder of images), searched whole."""
+    result = runtime.pipeline.process(frame, still)
     config = runtime.config
     faces = weights(frame, result.boxes, config.min_face, config.min_sharpness)
     return result, tracker.update(now, result.boxes, result.embeddings, faces)
@@ -138,7 +139,12 @@ class Runner:
         output = AnnotatedOutput(annotate, source=reading) if annotate else None
         self._swap_sinks(self._build_sinks(runtime.config))  # an output that cannot work stops us here
         source = open_source(runtime.config.source, runtime.config.base_dir, self._waiting(runtime.config))
-        log.info("running on %s with %d people enrolled", source.name, len(runtime.pipeline.matcher.names))
+        log.info(
+            "running on %s with %d people enrolled; detection: %s",
+            source.name,
+            len(runtime.pipeline.matcher.names),
+            describe(runtime.config.detector, runtime.config.scan),
+        )
         tracker = Tracker(runtime.pipeline.matcher, runtime.config.tracking)
         tracker_time = 0.0
         totals = dict.fromkeys(STAGES, 0.0)
@@ -173,7 +179,7 @@ class Runner:
                     ready = True
                     self._notifier.ready(f"running, {len(runtime.pipeline.matcher.names)} people enrolled")
                 now = tracker_time = source.time
-                result, events = track_frame(runtime, tracker, frame, now)
+                result, events = track_frame(runtime, tracker, frame, now, source.stills)
                 config = runtime.config
                 if self._snapshots:  # the latest face of each track, for when it turns out unknown
                     self._faces.update(

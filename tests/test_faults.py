@@ -16,7 +16,7 @@ from siamface.edge.cli import main
 from siamface.edge.enroll import enroll
 from siamface.edge.errors import SiamfaceError
 from siamface.edge.evaluation.config_edit import set_threshold
-from siamface.edge.loop.detect import HaarDetector
+from siamface.edge.loop.detect import HaarDetector, make_detector
 from siamface.edge.loop.embed import Embedder
 
 from .conftest import REPO, one_face_photos
@@ -62,7 +62,7 @@ def test_enrolling_after_a_model_change_embeds_everyone_again_from_their_photos(
     new = gallery_io.load(path)
     bundled = Embedder()
     assert sorted(new.people) == ["alice", "bob"] and new.model_sha256 == bundled.fingerprint
-    expected, _ = enroll(None, {"alice": [alice]}, HaarDetector(), bundled, False)
+    expected, _ = enroll(None, {"alice": [alice]}, make_detector(), bundled, False)
     assert np.allclose(new.people["alice"][0].embedding, expected.people["alice"][0].embedding, atol=1e-6)
 
 
@@ -319,7 +319,8 @@ def test_a_cascade_file_that_is_not_a_cascade_is_a_one_line_error(tmp_path, astr
     bogus = tmp_path / "cascade.xml"
     bogus.write_text("<opencv_storage>not a cascade</opencv_storage>\n")
     config = tmp_path / "config.yaml"
-    config.write_text(f"gallery: {astronaut_gallery}\nsource: {ASTRONAUT}\ndetector:\n  cascade: {bogus}\n")
+    detector = f"detector:\n  kind: haar\n  cascade: {bogus}\n"
+    config.write_text(f"gallery: {astronaut_gallery}\nsource: {ASTRONAUT}\n{detector}")
     assert "cascade.xml: not a Haar cascade OpenCV can load" in _one_line(capsys, ["run", "--config", str(config)])
 
 
@@ -363,7 +364,7 @@ def _bad_configs(tmp_path, good: str):
         ("a source that will not open", good.replace("source:", "source: /nowhere/at/all\n#")),
         ("a snapshots folder that cannot be written", good + f"snapshots:\n  folder: {blocker / 'x'}\n"),
         ("an empty gallery file", good.replace("gallery:", f"gallery: {empty}\n#")),
-        ("a cascade file that is not a cascade", good + f"detector:\n  cascade: {bogus}\n"),
+        ("a cascade file that is not a cascade", good + f"detector:\n  kind: haar\n  cascade: {bogus}\n"),
         ("a Prometheus port in use", good + f"prometheus:\n  port: {port}\n"),
         ("YAML that is not valid", "match: [oops\n"),
     ]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import SiamfaceError
 from ..gallery import Gallery
-from ..loop.detect import HaarDetector, photo_faces, portrait_face
+from ..loop.detect import Detector, photo_faces, portrait_face
 from ..loop.embed import Embedder, l2_normalize
 from ..loop.match import Matcher
 from . import lfw_metrics as metrics
@@ -158,7 +158,7 @@ def stranger_pair_scores(tracks: list[tuple[str, np.ndarray]]) -> tuple[np.ndarr
 TRACK_FRAMES = 6  # frames of one pose per calibration track: a person standing still, the hardest case
 
 
-def photo_track(path: Path, detector: HaarDetector, embedder: Embedder, rng: np.random.Generator) -> np.ndarray | None:
+def photo_track(path: Path, detector: Detector, embedder: Embedder, rng: np.random.Generator) -> np.ndarray | None:
     """A video-like track made from one photo (degrade.py), or None when it is gone or has no clear face."""
     from ..images import read_image
 
@@ -173,7 +173,7 @@ def photo_track(path: Path, detector: HaarDetector, embedder: Embedder, rng: np.
 def gallery_calibration_scores(
     gallery: Gallery,
     strangers: list[Path],
-    detector: HaarDetector,
+    detector: Detector,
     embedder: Embedder,
     min_frames: int,
     progress: bool = True,

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from ..errors import SiamfaceError
 from ..gallery import Gallery, PhotoRecord
 from ..images import is_image_path, read_image
-from ..loop.detect import HaarDetector, face_or_whole
+from ..loop.detect import Detector, face_or_whole
 from ..loop.embed import Embedder
 from . import lfw_metrics as metrics
 from .pairs import Pair, image_path
@@ -30,7 +30,7 @@ class Embedded:
     seconds_per_image: float
 
 
-def embed_images(paths: Iterable[Path], detector: HaarDetector, embedder: Embedder, progress: bool = True) -> Embedded:
+def embed_images(paths: Iterable[Path], detector: Detector, embedder: Embedder, progress: bool = True) -> Embedded:
     """Each distinct image once, however many pairs or probes name it."""
     unique = list(dict.fromkeys(paths))
     vectors, fallbacks = {}, 0
@@ -139,7 +139,7 @@ def split_identities(images: Path, enroll_count: int, max_people: int | None) ->
 
 def identification(
     images: Path,
-    detector: HaarDetector,
+    detector: Detector,
     embedder: Embedder,
     threshold: float,
     margin: float,

@@ -1,9 +1,10 @@
-"""Face detection with an OpenCV Haar cascade."""
+"""Face detection, by detector.kind: BlazeFace (blazeface.py, the default), or an OpenCV Haar cascade."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -12,9 +13,12 @@ from ..errors import SiamfaceError
 from ..settings import setting
 from .preprocess import whole_image_box
 
+KINDS = ("haar", "blazeface")
+
 
 @dataclass(frozen=True)
 class DetectorSettings:
+    kind: str = setting("detector.kind", "blazeface", f"one of {', '.join(KINDS)}", lambda v: v in KINDS)
     cascade: str = setting(
         "detector.cascade",
         "haarcascade_frontalface_default.xml",
@@ -27,6 +31,10 @@ class DetectorSettings:
     )
     # Detect on a copy this many times smaller: speed, paid for in recall.
     downscale: float = setting("detector.downscale", 1.0, "a number of at least 1.0", lambda v: v >= 1.0)
+    # BlazeFace sees a frame at 128x128, where a face under an eighth of the frame is too small:
+    # the frame is also searched as tiles x tiles overlapping squares (one a frame, in turn, live).
+    tiles: int = setting("detector.tiles", 3, "a whole number from 1 to 6", lambda v: 1 <= v <= 6)
+    min_score: float = setting("detector.min_score", 0.7, "a number above 0 and below 1", lambda v: 0 < v < 1)
 
 
 def cascade_path(name: str) -> Path:
@@ -99,6 +107,21 @@ class HaarDetector:
         return np.round(np.asarray(found, dtype=np.float64) / scale).astype(np.int32)
 
 
+class Detector(Protocol):
+    settings: DetectorSettings
+
+    def detect(self, frame: np.ndarray) -> np.ndarray: ...
+
+
+def make_detector(settings: DetectorSettings = DetectorSettings()) -> Detector:
+    """The detector that ``detector.kind`` names."""
+    if settings.kind == "blazeface":
+        from .blazeface import BlazeFaceDetector
+
+        return BlazeFaceDetector(settings)
+    return HaarDetector(settings)
+
+
 def largest_face(boxes: np.ndarray) -> np.ndarray | None:
     if len(boxes) == 0:
         return None
@@ -110,26 +133,33 @@ def largest_face(boxes: np.ndarray) -> np.ndarray | None:
 # fills a good part of it: the faces missed at the live strictness are large ones, and the size
 # floor keeps out small false hits such as a reflection on a helmet (figures: docs/accuracy.md).
 PHOTO_MIN_NEIGHBORS = 3
+PHOTO_MIN_SCORE = 0.3  # BlazeFace's second search
 PHOTO_MIN_FACE = 0.2  # of the photo's shorter side, for the second search only
 PHOTO_SEARCH_SIDE = 2048  # the longest side a photo is searched at, in pixels
 # For cache keys: what a photo's boxes depend on.
-PHOTO_SEARCH = (PHOTO_MIN_NEIGHBORS, PHOTO_MIN_FACE, PHOTO_SEARCH_SIDE)
+PHOTO_SEARCH = (PHOTO_MIN_NEIGHBORS, PHOTO_MIN_SCORE, PHOTO_MIN_FACE, PHOTO_SEARCH_SIDE)
 
 
-def photo_faces(detector: HaarDetector, image: np.ndarray) -> np.ndarray:
+def photo_faces(detector: Detector, image: np.ndarray) -> np.ndarray:
     """Face boxes in a still photo: as in a live frame but at full resolution (``detector.downscale``
     buys a live loop speed; a photo is searched once), or if there are none, a face of at least a
-    fifth of the photo searched for less strictly."""
+    fifth of the photo searched for less strictly. BlazeFace searches the whole photo and all its tiles."""
+    floor = round(PHOTO_MIN_FACE * min(image.shape[:2]))
+    if not isinstance(detector, HaarDetector):
+        boxes = detector.detect(image)
+        if len(boxes) == 0 and detector.settings.min_score > PHOTO_MIN_SCORE:
+            boxes = detector.detect(image, PHOTO_MIN_SCORE)
+            boxes = boxes[np.minimum(boxes[:, 2], boxes[:, 3]) >= floor]
+        return boxes
     # A large photo is searched on a smaller copy: Haar's memory grows with the pixels searched.
     downscale = max(1.0, max(image.shape[:2]) / PHOTO_SEARCH_SIDE)
     boxes = detector.detect(image, downscale=downscale)
     if len(boxes) == 0 and detector.settings.min_neighbors > PHOTO_MIN_NEIGHBORS:
-        floor = max(detector.settings.min_size, round(PHOTO_MIN_FACE * min(image.shape[:2])))
-        boxes = detector.detect(image, PHOTO_MIN_NEIGHBORS, floor, downscale=downscale)
+        boxes = detector.detect(image, PHOTO_MIN_NEIGHBORS, max(detector.settings.min_size, floor), downscale=downscale)
     return boxes
 
 
-def face_or_whole(detector: HaarDetector, image: np.ndarray, margin: float) -> tuple[np.ndarray, bool]:
+def face_or_whole(detector: Detector, image: np.ndarray, margin: float) -> tuple[np.ndarray, bool]:
     """(box, fell_back): the photo's largest face, or when there is none the box whose margin-grown
     crop is the whole image, i.e. the image taken as an already-cropped face."""
     box = largest_face(photo_faces(detector, image))

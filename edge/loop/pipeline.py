@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .detect import HaarDetector
+from .detect import Detector
 from .embed import Embedder
 from .match import Match, Matcher
 from .preprocess import preprocess_faces
@@ -25,14 +25,17 @@ class FrameResult:
 
 
 class Pipeline:
-    def __init__(self, detector: HaarDetector | Scanner, embedder: Embedder, matcher: Matcher) -> None:
+    def __init__(self, detector: Detector | Scanner, embedder: Embedder, matcher: Matcher) -> None:
         self.detector = detector
         self.embedder = embedder
         self.matcher = matcher
 
-    def process(self, frame: np.ndarray) -> FrameResult:
+    def process(self, frame: np.ndarray, still: bool = False) -> FrameResult:
+        """``still``: a photo of its own, not the next frame of a video, so searched whole."""
         t0 = time.perf_counter()
-        boxes = self.detector.detect(frame)
+        boxes = (
+            self.detector.detect(frame, still) if isinstance(self.detector, Scanner) else self.detector.detect(frame)
+        )
         t1 = time.perf_counter()
         batch = preprocess_faces(frame, boxes, self.embedder.contract)
         t2 = time.perf_counter()

@@ -3,7 +3,9 @@
 Haar over a whole 640x480 frame is most of the loop's time. People in front of a door move little
 between frames, so the whole frame is searched only every ``full_every`` frames; in between only
 the regions around the faces found last are ("roi"), or their boxes are reused unsearched ("hold").
-A face that walks in is therefore found at most ``full_every - 1`` frames late.
+A face that walks in is therefore found at most ``full_every - 1`` frames late. BlazeFace is cheap
+enough to see the whole frame every frame; its far faces are searched for in tiles, in turn, and
+followed in squares around them (BlazeFaceDetector.detect_live), and these settings do not apply.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..settings import setting
-from .detect import HaarDetector
+from .detect import Detector, DetectorSettings
 
 BETWEEN = ("roi", "hold")
 
@@ -25,6 +27,19 @@ class ScanSettings:
     full_every: int = setting("detector.full_every", 1, "a whole number of at least 1", lambda v: v >= 1)
     between: str = setting("detector.between", "roi", f"one of {', '.join(BETWEEN)}", lambda v: v in BETWEEN)
     roi_grow: float = 0.5  # a region is the last box grown by this fraction of its side on each side
+
+
+def describe(detector: DetectorSettings, scan: ScanSettings) -> str:
+    """What is searched in each frame, for `face-edge check` and the log."""
+    if detector.kind == "blazeface":
+        tiles = detector.tiles**2
+        turn = f", one of {tiles} tiles in turn" if tiles > 1 else ""
+        return f"BlazeFace: the whole frame every frame{turn}, a square around each face found"
+    size = "full size" if detector.downscale == 1 else f"1/{detector.downscale:g} size"
+    if scan.full_every == 1:
+        return f"Haar ({detector.cascade}): the whole frame every frame at {size}"
+    between = "regions around the last faces" if scan.between == "roi" else "the last boxes kept"
+    return f"Haar ({detector.cascade}): the whole frame every {scan.full_every} frames at {size}, {between} between"
 
 
 def _regions(boxes: np.ndarray, shape: tuple[int, ...], grow: float) -> list[tuple[int, int, int, int, float]]:
@@ -48,9 +63,9 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class Scanner:
-    """A HaarDetector with a memory of where the faces were; one per camera."""
+    """A detector with a memory of where the faces were; one per camera."""
 
-    def __init__(self, detector: HaarDetector, settings: ScanSettings = ScanSettings()) -> None:
+    def __init__(self, detector: Detector, settings: ScanSettings = ScanSettings()) -> None:
         self.detector = detector
         self.settings = settings
         self._frame = 0
@@ -58,10 +73,15 @@ class Scanner:
         # turned head) stays here until the next full scan, so it is searched for again.
         self._around = np.zeros((0, 4), np.int32)
 
-    def detect(self, frame: np.ndarray) -> np.ndarray:
-        """Face boxes (left, top, width, height) in frame pixels, as an (N, 4) int array."""
+    def detect(self, frame: np.ndarray, still: bool = False) -> np.ndarray:
+        """Face boxes (left, top, width, height) in frame pixels, as an (N, 4) int array; ``still``:
+        the frame is a photo of its own (a folder of images), so it is searched whole."""
         s = self.settings
-        if s.full_every <= 1 or self._frame % s.full_every == 0:
+        if still:
+            boxes = self._around = self.detector.detect(frame)
+        elif hasattr(self.detector, "detect_live"):
+            boxes = self._around = self.detector.detect_live(frame, self._frame, self._around)
+        elif s.full_every <= 1 or self._frame % s.full_every == 0:
             boxes = self._around = self.detector.detect(frame)
         elif s.between == "hold":
             boxes = self._around
