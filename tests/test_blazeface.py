@@ -14,8 +14,6 @@ from siamface.edge.loop.scan import Scanner, ScanSettings, describe
 
 from .conftest import data_dir
 
-pytestmark = pytest.mark.arm64
-
 BLAZEFACE = DetectorSettings(kind="blazeface")
 
 
@@ -51,6 +49,8 @@ def test_live_detection_finds_far_faces_within_one_turn_of_the_tiles_and_keeps_t
     assert later[0] >= after_turn[0]  # found faces are followed in the squares around them
 
 
+# Fast enough for the emulated arm64 root; the scene searches are not.
+@pytest.mark.arm64
 def test_tiles_cover_the_frame_with_overlap():
     for width, height in ((640, 480), (1280, 720), (320, 240), (1920, 360)):
         squares = tile_squares(width, height, 3)
@@ -79,6 +79,8 @@ def test_keypoints_land_on_the_eyes_and_nose_the_landmark_model_finds():
     assert checked >= 40
 
 
+# Fast enough for the emulated arm64 root; the scene searches are not.
+@pytest.mark.arm64
 def test_the_shipped_model_takes_a_batch_and_gives_what_it_gives_one_at_a_time():
     session = ort.InferenceSession(str(DEFAULT_BLAZEFACE), providers=["CPUExecutionProvider"])
     images = [read_image(p) for p in sorted(data_dir("dev", "celeba").rglob("*.jpg"))[:3]]
@@ -98,6 +100,8 @@ def test_a_photo_in_a_folder_is_searched_whole_from_its_first_frame():
     assert still == photo and first_live[0] < still[0]
 
 
+# Fast enough for the emulated arm64 root; the scene searches are not.
+@pytest.mark.arm64
 def test_check_and_the_log_say_what_each_frame_is_searched_with():
     assert describe(BLAZEFACE, ScanSettings()) == (
         "BlazeFace: the whole frame every frame, one of 9 tiles in turn, a square around each face found"
