@@ -9,6 +9,7 @@ overlapping squares of the frame as well, for far faces (detector.tiles).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -77,13 +78,14 @@ def _positions(length: int, side: int) -> list[int]:
     return sorted({round(v) for v in np.linspace(0, length - side, count)})
 
 
-def tile_squares(width: int, height: int, tiles: int) -> list[Square]:
+@lru_cache(maxsize=8)  # a camera's frames keep their size: the grid is worked out once
+def tile_squares(width: int, height: int, tiles: int) -> tuple[Square, ...]:
     """(left, top, side) of the tiles x tiles grid of overlapping squares that cover the frame."""
     if tiles <= 1:
-        return []
+        return ()
     side = int(np.ceil(max(width, height) / (tiles * 0.75 + 0.25)))
     side = min(side, width, height)
-    return [(x, y, side) for y in _positions(height, side) for x in _positions(width, side)]
+    return tuple((x, y, side) for y in _positions(height, side) for x in _positions(width, side))
 
 
 def around_square(box: np.ndarray, width: int, height: int) -> Square:
@@ -137,7 +139,8 @@ class BlazeFaceDetector:
         min_score = self.settings.min_score if min_score is None else min_score
         # Colour is swapped on the 128-pixel copies, not on the whole frame: a fifth of the time at 1080p.
         image = frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-        batch = np.zeros((len(squares), INPUT, INPUT, 3), np.float32)
+        # Letterbox padding is black, as MediaPipe pads: -1 in the network's range.
+        batch = np.full((len(squares), INPUT, INPUT, 3), -1.0, np.float32)
         for i, (left, top, side) in enumerate(squares):
             # Every k-th pixel first, down to twice the input, then averaged: area resampling of a
             # whole 1080p frame costs more than the network.
@@ -150,9 +153,6 @@ class BlazeFaceDetector:
                 interpolation=cv2.INTER_AREA,
             )
             batch[i, : small.shape[0], : small.shape[1]] = small[:, :, ::-1] / 127.5 - 1.0
-            # Letterbox padding is black, as MediaPipe pads, in the network's range.
-            batch[i, small.shape[0] :, :] = -1.0
-            batch[i, :, small.shape[1] :] = -1.0
         regressors, logits = self._session.run(None, {"input": batch})
         corners, points, scores = [], [], []
         for i, (left, top, side) in enumerate(squares):
@@ -170,11 +170,8 @@ class BlazeFaceDetector:
             corners.append(box)
             points.append(keypoints)
             scores.append(score[hit])
-        if not scores:
-            self.keypoints = np.zeros((0, 6, 2), np.float32)
-            return np.zeros((0, 4), np.int32)
-        faces = weighted_nms(np.concatenate(corners), np.concatenate(points), np.concatenate(scores))
-        faces = [f for f in faces if min(f[0][2] - f[0][0], f[0][3] - f[0][1]) >= self.settings.min_size]
+        merged = weighted_nms(np.concatenate(corners), np.concatenate(points), np.concatenate(scores)) if scores else []
+        faces = [f for f in merged if min(f[0][2] - f[0][0], f[0][3] - f[0][1]) >= self.settings.min_size]
         if not faces:
             self.keypoints = np.zeros((0, 6, 2), np.float32)
             return np.zeros((0, 4), np.int32)
