@@ -1,7 +1,7 @@
 """The event benchmark: does the device loop announce the right people on real video?
 
-    python -m bench.events [--clips DIR] [--detection shipped haar fast] [--threshold T] [--track-threshold T]
-                           [--no-dlib] [--json FILE]
+    python -m bench.events [--clips DIR] [--detection shipped haar fast] [--model FILE.onnx]
+                           [--threshold T] [--track-threshold T] [--no-dlib] [--json FILE]
 
 Each clip folder of ``../shared/data/video`` (or $SIAMFACE_DATA/video) holds ``clip.mp4``,
 ``refs/<person>/<photos>`` (not frames of the clip) and ``truth.json``. Each clip's people are
@@ -188,9 +188,16 @@ def score(clip: Path, truth: dict, enrolled: set[str], events: list[tuple[int, f
 
 
 def run(
-    root: Path, detection: str, threshold: float | None, track_threshold: float | None, with_dlib: bool
+    root: Path,
+    detection: str,
+    threshold: float | None,
+    track_threshold: float | None,
+    with_dlib: bool,
+    model: Path | None = None,
 ) -> list[ClipResult]:
     base = config_io.load(REPO / "config.yaml")
+    if model is not None:
+        base = replace(base, model_path=model.resolve())
     if DETECTION[detection]:
         detector, scan = DETECTION[detection]
         base = replace(base, detector=replace(base.detector, **_changed(detector)), scan=scan)
@@ -260,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=Path, default=DATA / "video")
     parser.add_argument("--detection", nargs="+", choices=sorted(DETECTION), default=["shipped", "haar"])
+    parser.add_argument("--model", type=Path, help="an ONNX model instead of the bundled one (its own match.* scores)")
     parser.add_argument("--threshold", type=float, help="match.threshold instead of config.yaml's")
     parser.add_argument("--track-threshold", type=float, help="match.track_threshold instead of config.yaml's")
     parser.add_argument("--no-dlib", action="store_true", help="skip the face_recognition comparison")
@@ -271,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {}
     for detection in args.detection:
         print(f"detection: {detection}")
-        results = run(args.clips, detection, args.threshold, args.track_threshold, not args.no_dlib)
+        results = run(args.clips, detection, args.threshold, args.track_threshold, not args.no_dlib, args.model)
         total = totals(results)
         print(
             f"  total: named {total['named']}/{total['appearances']}, wrong {total['wrong']}, "

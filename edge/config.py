@@ -260,6 +260,11 @@ def parse(data: Any, path: Path | None, overrides: dict[str, tuple[Any, str]] | 
         if config.model_path.name == OLD_BUNDLED_NAME and not config.model_path.exists():
             log.warning("%s: model.path %s is the bundled model's old name: using %s", where, given_path, DEFAULT_MODEL)
             config.model_path = DEFAULT_MODEL
+        elif not config.model_path.exists() and Path(given_path).name == str(given_path):
+            # A bare file name of a model that ships with siamface: the installed copy, wherever it is.
+            bundled = DEFAULT_MODEL.parent / str(given_path)
+            if bundled.suffix == ".onnx" and bundled.is_file():
+                config.model_path = bundled
     config.gallery_path = config.resolve(config.gallery_path)
     if config.annotate is not None:
         config.annotate = config.resolve(config.annotate)

@@ -22,7 +22,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out", type=Path, required=True, help="the int8 ONNX file to write (report beside it as .json)"
     )
     parser.add_argument("--calibration", type=Path, required=True, help="folder of face photos for calibration")
-    parser.add_argument("--calibration-count", type=int, default=300, help="faces used to calibrate (default 300)")
+    parser.add_argument("--calibration-count", type=int, default=300, help="photos used to calibrate (default 300)")
+    parser.add_argument(
+        "--calibration-views",
+        type=int,
+        default=1,
+        help="faces from each calibration photo: its own and camera-like views of it (default 1)",
+    )
     parser.add_argument("--held-out", type=int, default=100, help="faces used to check int8 against fp32 (default 100)")
     parser.add_argument(
         "--check-faces", type=Path, help="folder of the held-out faces (default: --images, else --calibration)"
@@ -42,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.calibration_views < 1:
+        print(f"export-model: error: --calibration-views {args.calibration_views}: expected 1 or more", file=sys.stderr)
+        return 2
     if (args.pairs is None) != (args.images is None):
         print("export-model: error: --pairs and --images go together", file=sys.stderr)
         return 2
@@ -65,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.quiet,
             check_faces=args.check_faces,
             flip_average=args.flip_average,
+            calibration_views=args.calibration_views,
         )
     except SiamfaceError as exc:
         print(f"export-model: error: {exc}", file=sys.stderr)

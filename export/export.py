@@ -186,8 +186,12 @@ def export(
     progress: bool = True,
     check_faces: Path | None = None,
     flip_average: bool = False,
+    calibration_views: int = 1,
 ) -> dict:
     """Write ``out`` (int8 ONNX) and its JSON report, or raise SiamfaceError and write nothing.
+
+    ``calibration_views`` > 1 calibrates on camera-like views of each calibration photo as well as
+    the photo (train/camera_views.py): studio portraits alone span a narrow range of light.
 
     The int8 check runs on held-out real faces from ``check_faces`` (default: ``images`` when given,
     else the calibration folder), so a broken calibration set cannot also be the set that judges it.
@@ -208,7 +212,9 @@ def export(
             f"{keras_path}: input {shape} / output {model.output_shape} do not match its contract "
             f"({expected} -> {contract.embedding_size}); not an embedding model"
         )
-    crops, photos, fallbacks = calibration_faces(calibration_dir, contract, calibration_count, progress)
+    crops, photos, fallbacks = calibration_faces(
+        calibration_dir, contract, calibration_count, progress, calibration_views
+    )
     calibrate = to_tensor(crops, contract)
     check_dir = check_faces or images or calibration_dir
     check = to_tensor(calibration_faces(check_dir, contract, held_out, progress)[0], contract)
@@ -219,6 +225,7 @@ def export(
         "calibration": {
             "folder": str(calibration_dir),
             "faces": len(crops),
+            "views": calibration_views,
             "fallbacks": fallbacks,
             "photos_sha256": hashlib.sha256("\n".join(photos).encode()).hexdigest(),
         },
@@ -277,8 +284,8 @@ def export(
         log.warning("int8 (%.2f ms) is not faster than fp32 (%.2f ms) on this machine", lat["int8"], lat["fp32"])
 
     reasons = []
-    if fallbacks > len(crops) / 2:
-        reasons.append(f"{fallbacks} of {len(crops)} calibration photos have no detectable face (not face photos?)")
+    if fallbacks > len(photos) / 2:
+        reasons.append(f"{fallbacks} of {len(photos)} calibration photos have no detectable face (not face photos?)")
     if report["int8"]["mean_cosine_vs_fp32"] < limits.int8_mean_cosine:
         reasons.append(
             f"mean cosine int8 vs fp32 {report['int8']['mean_cosine_vs_fp32']:.4f} < {limits.int8_mean_cosine}"

@@ -52,20 +52,20 @@ def test_factorised_and_refined_model_keeps_the_budget_and_dlibs_embeddings(tmp_
     from siamface.train.modelfile import load_embedding_model, save_embedding_model
 
     teacher = dlib_resnet(default_dat())
-    crops, _, _ = calibration_faces(data_dir("train", "celeba"), CONTRACT, 160, progress=False)
+    # the public-domain portraits, each with three camera-like views: the last 10 photos only check
+    crops, _, _ = calibration_faces(data_dir("public_domain", "congress"), CONTRACT, 40, progress=False, views=4)
     x = to_tensor(crops, CONTRACT)
     small, report = factorise(teacher, x, 3_000_000, progress=False)
     print(report)
     assert report["parameters"] == small.count_params() <= 3_000_000 < teacher.count_params()
     assert all(rank is None or rank < 256 for rank in report["ranks"].values())
     assert report["mean_cosine"] > 0.98  # on the quarter of the faces the fit did not see
-    # Refining trains the factorised layers towards dlib's embeddings of the faces it fits: measured
-    # 0.996 -> 1.000 on these 120, and 0.991 -> 0.993 on the 40 held out (the bundled model's 4,026
-    # faces: 0.991 -> 0.997 on 1,342 held out, README).
+    # Refining trains the factorised layers towards dlib's embeddings of the faces it fits, and
+    # must not lose the faces it did not see.
     refined = refine(teacher, small, x, epochs=30, batch=16, progress=False)
     print(refined)
     assert refined["check_cosine_before"] == pytest.approx(report["mean_cosine"], abs=1e-4)
-    assert refined["fit_cosine_after"] > refined["fit_cosine_before"] + 0.002
+    assert 1 - refined["fit_cosine_after"] < (1 - refined["fit_cosine_before"]) / 2  # the error at least halves
     assert refined["check_cosine_after"] > refined["check_cosine_before"] - 0.002
     path = tmp_path / "model.keras"
     save_embedding_model(small, CONTRACT, path)

@@ -24,6 +24,8 @@ class Augmentation:
     gray: float = 0.2  # probability
     blur: float = 0.2  # probability of a Gaussian blur, sigma up to 1.5 px
     jpeg: float = 0.3  # probability of re-encoding at quality 30 to 90
+    noise: float = 0.0  # probability of sensor noise, sigma up to 6 grey levels
+    cast: float = 0.0  # colour cast: each channel's gain 1 ± this (white balance off)
 
 
 def augment(crops: np.ndarray, contract: ModelContract, aug: Augmentation, rng: np.random.Generator) -> np.ndarray:
@@ -45,20 +47,32 @@ def augment(crops: np.ndarray, contract: ModelContract, aug: Augmentation, rng: 
         )
         if rng.random() < aug.flip:
             face = face[:, ::-1]
-        face = face.astype(np.float32) / 255.0
-        if aug.gamma:
-            face = face ** np.exp(rng.uniform(-aug.gamma, aug.gamma))
-        if aug.contrast or aug.brightness:
-            mean = face.mean()
-            face = (face - mean) * (1 + rng.uniform(-aug.contrast, aug.contrast)) + mean
-            face = face + rng.uniform(-aug.brightness, aug.brightness)
-        face = np.clip(face * 255.0, 0, 255).astype(np.uint8)
-        if rng.random() < aug.gray:
-            face = cv2.cvtColor(cv2.cvtColor(face, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-        if rng.random() < aug.blur:
-            face = cv2.GaussianBlur(face, (0, 0), rng.uniform(0.5, 1.5))
-        if rng.random() < aug.jpeg:
-            _ok, data = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 91))])
-            face = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        out[i] = to_model_colour(np.ascontiguousarray(face), contract).reshape(out.shape[1:])
+        face = camera_look(np.ascontiguousarray(face), aug, rng)
+        out[i] = to_model_colour(face, contract).reshape(out.shape[1:])
     return out
+
+
+def camera_look(image: np.ndarray, aug: Augmentation, rng: np.random.Generator) -> np.ndarray:
+    """A BGR uint8 image with the light, colour and losses of a camera: the changes that move no pixel."""
+    face = image.astype(np.float32) / 255.0
+    if aug.gamma:
+        face = face ** np.exp(rng.uniform(-aug.gamma, aug.gamma))
+    if aug.contrast or aug.brightness:
+        mean = face.mean()
+        face = (face - mean) * (1 + rng.uniform(-aug.contrast, aug.contrast)) + mean
+        face = face + rng.uniform(-aug.brightness, aug.brightness)
+    if aug.cast:
+        face = face * rng.uniform(1 - aug.cast, 1 + aug.cast, 3).astype(np.float32)
+    face = np.clip(face * 255.0, 0, 255).astype(np.uint8)
+    if rng.random() < aug.gray:
+        face = cv2.cvtColor(cv2.cvtColor(face, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    if rng.random() < aug.blur:
+        face = cv2.GaussianBlur(face, (0, 0), rng.uniform(0.5, 1.5))
+    # Only drawn when asked for, so that the recipes written before these existed see the same numbers.
+    if aug.noise and rng.random() < aug.noise:
+        sigma = rng.uniform(1.0, 6.0)
+        face = np.clip(face + rng.normal(0, sigma, face.shape), 0, 255).astype(np.uint8)
+    if rng.random() < aug.jpeg:
+        _ok, data = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 91))])
+        face = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return face

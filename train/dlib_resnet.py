@@ -147,6 +147,19 @@ def dlib_resnet(path: Path):
     return keras.Model(inputs, outputs, name="dlib_resnet")
 
 
+def morphs(chips: np.ndarray, count: int, views: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` blends of two aligned chips of different photos (photo-major, ``views`` each), and
+    the (count, 2) chips each came from. Five landmarks line the faces up, so a blend is a face of
+    someone else, as far as the network that gives the targets is concerned: more people than the
+    photos hold."""
+    if count <= 0:
+        return chips[:0], np.zeros((0, 2), int)
+    a = rng.integers(0, len(chips), count)
+    b = (a + views * rng.integers(1, len(chips) // views, count)) % len(chips)  # another photo's
+    share = rng.uniform(0.3, 0.7, (count, 1, 1, 1)).astype(np.float32)
+    return np.round(chips[a] * share + chips[b] * (1 - share)).astype(np.uint8), np.stack([a, b], 1)
+
+
 def default_dat() -> Path:
     return bundled_dat("face_recognition_model_location")
 
@@ -162,11 +175,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--count", type=int, default=1000, help="faces from each folder: 3 in 4 fit, 1 in 4 check (default 1000)"
     )
+    parser.add_argument(
+        "--views",
+        type=int,
+        default=1,
+        help="faces from each photo: the photo's own and camera-like views of it (default 1: the photo only)",
+    )
+    parser.add_argument(
+        "--morphs", type=int, default=0, help="blends of two fitting faces of different photos to fit on as well"
+    )
     parser.add_argument("--epochs", type=int, default=20, help="epochs refining the factorised layers, 0 for none")
     parser.add_argument("--budget", type=int, default=2_750_000, help="parameters at most (default 2,750,000)")
     parser.add_argument("--out", type=Path, required=True, help="the model.keras to write")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    if args.views < 1:
+        parser.error(f"--views {args.views}: expected a whole number of at least 1")
     from siamface.edge.loop.preprocess import to_tensor
 
     from .crops import calibration_faces
@@ -175,13 +199,20 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         teacher = dlib_resnet(args.dat or default_dat())
-        x = np.concatenate(
-            [to_tensor(calibration_faces(f, CONTRACT, args.count, not args.quiet)[0], CONTRACT) for f in args.faces]
+        chips = np.concatenate(
+            [calibration_faces(f, CONTRACT, args.count, not args.quiet, args.views)[0] for f in args.faces]
         )
-        x = x[np.random.default_rng(0).permutation(len(x))]  # every folder on both sides of the check split
-        model, report = factorise(teacher, x, args.budget, progress=not args.quiet)
+        # Every folder on both sides of the check split; a photo's views stay together on one side.
+        rng = np.random.default_rng(0)
+        photos = chips.reshape(-1, args.views, *chips.shape[1:])
+        photos = photos[rng.permutation(len(photos))]
+        fit = photos[: len(photos) * 3 // 4].reshape(-1, *chips.shape[1:])
+        check = photos[len(photos) * 3 // 4 :].reshape(-1, *chips.shape[1:])
+        x = to_tensor(np.concatenate([fit, morphs(fit, args.morphs, args.views, rng)[0], check]), CONTRACT)
+        del chips, photos, fit
+        model, report = factorise(teacher, x, args.budget, not args.quiet, len(check))
         if args.epochs:
-            report.update(refine(teacher, model, x, args.epochs, progress=not args.quiet))
+            report.update(refine(teacher, model, x, args.epochs, progress=not args.quiet, check=len(check)))
         save_embedding_model(model, CONTRACT, args.out)
     except SiamfaceError as error:
         print(f"siamface.train.dlib_resnet: {error}", file=sys.stderr)
@@ -191,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         refined = f", {report['check_cosine_after']:.4f} mean after {args.epochs} epochs of refining"
     print(
         f"{args.out}: {report['parameters']:,} parameters (dlib's {report['teacher_parameters']:,}), ranks "
-        f"{report['ranks']}; cosine to dlib's embedding on {len(x) - len(x) * 3 // 4} faces neither fit saw: "
+        f"{report['ranks']}; cosine to dlib's embedding on {len(check)} faces neither fit saw: "
         f"{report['mean_cosine']:.4f} mean, {report['min_cosine']:.4f} lowest after factorising{refined}"
     )
     return 0
