@@ -22,7 +22,7 @@ import numpy as np
 
 from siamface.edge.atomic import write_atomically
 from siamface.edge.errors import SiamfaceError
-from siamface.edge.loop.blazeface import DEFAULT_BLAZEFACE
+from siamface.edge.loop.blazeface import DEFAULT_BLAZEFACE, letterbox
 
 WHEEL = "mediapipe==0.10.21"
 MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
@@ -81,22 +81,11 @@ def check(onnx_bytes: bytes, tflite: Path, faces: list[np.ndarray]) -> float:
 
 def sample_inputs() -> list[np.ndarray]:
     """The sample frames shipped with the repository (public domain), letterboxed as the detector does."""
-    import cv2
-
     from siamface.edge.images import read_image
 
     frames = sorted((Path(__file__).resolve().parent.parent / "samples" / "frames").glob("*.jpg"))
-    inputs = []
-    for path in frames:
-        rgb = cv2.cvtColor(read_image(path), cv2.COLOR_BGR2RGB)
-        scale = 128 / max(rgb.shape[:2])
-        small = cv2.resize(
-            rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA
-        )
-        tensor = np.full((128, 128, 3), -1.0, np.float32)
-        tensor[: small.shape[0], : small.shape[1]] = small / 127.5 - 1.0
-        inputs.append(tensor)
-    return inputs
+    images = [read_image(path) for path in frames]
+    return [letterbox(image, (0, 0, max(image.shape[:2]))) for image in images]
 
 
 def main(argv: list[str] | None = None) -> int:

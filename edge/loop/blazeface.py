@@ -98,6 +98,24 @@ def around_square(box: np.ndarray, width: int, height: int) -> Square:
     return left, top, side
 
 
+def letterbox(image: np.ndarray, square: Square) -> np.ndarray:
+    """The network's input for one square of a BGR frame: 128x128 RGB in -1..1, the part of the
+    square outside the frame padded black (-1), as MediaPipe pads."""
+    left, top, side = square
+    # Every k-th pixel first, down to twice the input, then averaged: area resampling of a whole
+    # 1080p frame costs more than the network.
+    step = max(1, side // (2 * INPUT))
+    crop = image[top : top + side : step, left : left + side : step]
+    scale = INPUT / -(-side // step)
+    small = cv2.resize(
+        crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA
+    )
+    tensor = np.full((INPUT, INPUT, 3), -1.0, np.float32)
+    # Colour is swapped on the 128-pixel copy, not on the whole frame: a fifth of the time at 1080p.
+    tensor[: small.shape[0], : small.shape[1]] = small[:, :, ::-1] / 127.5 - 1.0
+    return tensor
+
+
 class BlazeFaceDetector:
     """Faces as (left, top, width, height) boxes, as HaarDetector gives them; ``keypoints`` of the
     last call hold each face's six points (eyes, nose tip, mouth, ear tragions) in frame pixels.
@@ -137,22 +155,8 @@ class BlazeFaceDetector:
         """Faces found in any of the squares, merged across them, no smaller than detector.min_size;
         ``min_score`` overrides the settings' (see photo_faces)."""
         min_score = self.settings.min_score if min_score is None else min_score
-        # Colour is swapped on the 128-pixel copies, not on the whole frame: a fifth of the time at 1080p.
         image = frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-        # Letterbox padding is black, as MediaPipe pads: -1 in the network's range.
-        batch = np.full((len(squares), INPUT, INPUT, 3), -1.0, np.float32)
-        for i, (left, top, side) in enumerate(squares):
-            # Every k-th pixel first, down to twice the input, then averaged: area resampling of a
-            # whole 1080p frame costs more than the network.
-            step = max(1, side // (2 * INPUT))
-            crop = image[top : top + side : step, left : left + side : step]
-            scale = INPUT / -(-side // step)
-            small = cv2.resize(
-                crop,
-                (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
-                interpolation=cv2.INTER_AREA,
-            )
-            batch[i, : small.shape[0], : small.shape[1]] = small[:, :, ::-1] / 127.5 - 1.0
+        batch = np.stack([letterbox(image, square) for square in squares])
         regressors, logits = self._session.run(None, {"input": batch})
         corners, points, scores = [], [], []
         for i, (left, top, side) in enumerate(squares):
