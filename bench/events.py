@@ -1,7 +1,8 @@
 """The event benchmark: does the device loop announce the right people on real video?
 
-    python -m bench.events [--clips DIR] [--detection shipped haar fast] [--model FILE.onnx]
-                           [--threshold T] [--track-threshold T] [--no-dlib] [--json FILE]
+    python -m bench.events [--clips DIR] [--detection shipped haar fast full-range] [--model FILE.onnx]
+                           [--threshold T] [--track-threshold T] [--turned-heads on|off] [--no-dlib]
+                           [--json FILE]
 
 Each clip folder of ``../shared/data/video`` (or $SIAMFACE_DATA/video) holds ``clip.mp4``,
 ``refs/<person>/<photos>`` (not frames of the clip) and ``truth.json``. Each clip's people are
@@ -16,7 +17,8 @@ the device loop at the shipped config.yaml, in media time. Per clip and in total
 - seconds from ``first_seen_s`` to the first event with the name (truth times are approximate);
 - frames named beside face_recognition (dlib HOG boxes, distance at most 0.55), on the frames
   sampled at 4 a second: of each appearing person, frames in which a track showing them carries
-  their name, and frames face_recognition names them on (cached under the user's cache folder).
+  their name, and frames face_recognition names them on (cached under the user's cache folder);
+- milliseconds a frame of the loop, detection to events (decoding excluded), on one thread.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -35,19 +38,24 @@ import numpy as np
 from siamface.edge import config as config_io
 from siamface.edge import gallery as gallery_io
 from siamface.edge.enroll import enroll
-from siamface.edge.loop.detect import DetectorSettings, make_detector
+from siamface.edge.loop.blazeface import BlazeFaceDetector
+from siamface.edge.loop.detect import Detector, DetectorSettings, make_detector
 from siamface.edge.loop.embed import Embedder
 from siamface.edge.loop.match import UNKNOWN
-from siamface.edge.loop.scan import ScanSettings
+from siamface.edge.loop.scan import Scanner, ScanSettings
 from siamface.edge.loop.sources import open_source
 from siamface.edge.loop.track import Tracker, TrackEvent
 from siamface.edge.runner import load_runtime, track_frame
+from siamface.export.blazeface import full_range_path
 
 from .frames import DATA, REPO
 
 DETECTION = {
     "shipped": None,  # config.yaml as it is
     "haar": (DetectorSettings(kind="haar"), ScanSettings()),  # the default before BlazeFace
+    # MediaPipe's full-range network (not shipped), whole frame only; made on the workstation by
+    # `python -m siamface.export.blazeface --range full` (docs/detection.md).
+    "full-range": (DetectorSettings(kind="blazeface", tiles=1, min_score=0.6), ScanSettings()),
     "fast": (DetectorSettings(kind="haar", downscale=2.0), ScanSettings(full_every=30)),  # Haar's fastest
 }
 SAMPLES_PER_SECOND = 4.0
@@ -65,6 +73,7 @@ class ClipResult:
     seconds_to_name: dict[str, float] = field(default_factory=dict)
     frames_named: dict[str, int] = field(default_factory=dict)  # on the sampled frames
     frames_named_dlib: dict[str, int] = field(default_factory=dict)
+    ms_a_frame: float = 0.0  # the loop (detection to events), decoding excluded, one thread
     events: list[dict] = field(default_factory=list)
 
 
@@ -90,26 +99,39 @@ def enrolled_for(clip: Path, every_clip: list[Path]) -> dict[str, list[Path]]:
     return {name: photos for other in every_clip for name, photos in references(other).items()}
 
 
+def variant_detector(detection: str, settings: DetectorSettings) -> Detector:
+    """The detector of a variant: the full-range network from the file the exporter writes."""
+    if detection != "full-range":
+        return make_detector(settings)
+    path = full_range_path()
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: make it with python -m siamface.export.blazeface --range full")
+    return BlazeFaceDetector(settings, path)
+
+
 def play(
-    clip: Path, config: config_io.Config, samples: set[int]
-) -> tuple[list[tuple[int, float, TrackEvent]], dict[int, set[str]]]:
-    """The clip through the device loop: events with (frame, media time), and the names the tracks
-    carry on each sampled frame."""
+    clip: Path, config: config_io.Config, samples: set[int], detection: str = "shipped"
+) -> tuple[list[tuple[int, float, TrackEvent]], dict[int, set[str]], float]:
+    """The clip through the device loop: events with (frame, media time), the names the tracks
+    carry on each sampled frame, and the loop's milliseconds a frame."""
     runtime = load_runtime(config)
+    runtime.pipeline.detector = Scanner(variant_detector(detection, config.detector), config.scan)
     tracker = Tracker(runtime.pipeline.matcher, runtime.config.tracking)
     source = open_source(str(clip / "clip.mp4"))
-    events, named, index = [], {}, 0
+    events, named, index, seconds = [], {}, 0, 0.0
     try:
         while (frame := source.read()) is not None:
+            started = time.perf_counter()
             _, new = track_frame(runtime, tracker, frame, source.time, source.stills)
+            seconds += time.perf_counter() - started
             events += [(index, source.time, e) for e in new]
             if index in samples:
-                named[index] = {t.name for t in tracker.tracks if t.last_seen == source.time and t.name}
+                named[index] = {t.name for t in tracker.tracks if t.last_face == source.time and t.name}
             index += 1
         events += [(index, source.time, e) for e in tracker.close(source.time, source.stills)]
     finally:
         source.close()
-    return events, named
+    return events, named, 1000 * seconds / max(index, 1)
 
 
 def sampled_frames(clip: Path) -> tuple[float, list[int]]:
@@ -169,9 +191,9 @@ def score(clip: Path, truth: dict, enrolled: set[str], events: list[tuple[int, f
     doubtful = {p["name"] for p in people if p.get("appears") not in (True, False)}
     result = ClipResult(clip.name, sorted(appearing))
     first_named: dict[str, float] = {}
-    for _, time, e in events:
+    for _, at, e in events:
         if e.kind in ("enter", "identified") and e.name != UNKNOWN:
-            first_named.setdefault(e.name, time)
+            first_named.setdefault(e.name, at)
         result.unknown_enters += e.kind == "enter" and e.name == UNKNOWN
     result.named = [n for n in sorted(appearing) if n in first_named]
     result.missed = [n for n in sorted(appearing) if n not in first_named]
@@ -194,8 +216,11 @@ def run(
     track_threshold: float | None,
     with_dlib: bool,
     model: Path | None = None,
+    turned_heads: bool | None = None,
 ) -> list[ClipResult]:
     base = config_io.load(REPO / "config.yaml")
+    if turned_heads is not None:
+        base = replace(base, tracking=replace(base.tracking, turned_heads=turned_heads))
     if model is not None:
         base = replace(base, model_path=model.resolve())
     if DETECTION[detection]:
@@ -212,14 +237,17 @@ def run(
         for clip in every:
             truth = json.loads((clip / "truth.json").read_text())
             people = enrolled_for(clip, every)
-            gallery, report = enroll(None, people, make_detector(base.detector), embedder, progress=False)
+            # The full-range network finds no face in tight reference crops: enrolment uses the shipped one.
+            enrol_with = DetectorSettings() if detection == "full-range" else base.detector
+            gallery, report = enroll(None, people, make_detector(enrol_with), embedder, progress=False)
             for line in report.skipped:
                 print(f"  {clip.name}: skipped {line}", file=sys.stderr)
             path = Path(scratch) / f"{clip.name}.npz"
             gallery_io.save(gallery, path)
             _, samples = sampled_frames(clip)
-            events, named = play(clip, replace(base, gallery_path=path), set(samples))
+            events, named, ms = play(clip, replace(base, gallery_path=path), set(samples), detection)
             result = score(clip, truth, set(gallery.people), events)
+            result.ms_a_frame = round(ms, 2)
             dlib = dlib_names(clip, people, samples) if with_dlib else None
             for name in result.appearances:
                 result.frames_named[name] = sum(name in names for names in named.values())
@@ -246,7 +274,7 @@ def _line(r: ClipResult) -> str:
         f"  {r.clip:26s} named {len(r.named)}/{len(r.appearances)}"
         f"{' (missed ' + ', '.join(r.missed) + ')' if r.missed else ''}, wrong {len(r.wrong)}"
         f"{' (' + ', '.join(r.wrong) + ')' if r.wrong else ''}, unknown enters {r.unknown_enters}; "
-        f"to name: {delays or '-'}; sampled frames named (ours/dlib): {frames or '-'}"
+        f"to name: {delays or '-'}; sampled frames named (ours/dlib): {frames or '-'}; {r.ms_a_frame:.1f} ms a frame"
     )
 
 
@@ -271,15 +299,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, help="match.threshold instead of config.yaml's")
     parser.add_argument("--track-threshold", type=float, help="match.track_threshold instead of config.yaml's")
     parser.add_argument("--no-dlib", action="store_true", help="skip the face_recognition comparison")
+    parser.add_argument("--turned-heads", choices=("on", "off"), help="tracking.turned_heads instead of config.yaml's")
     parser.add_argument("--json", type=Path, help="write every figure and event here")
     args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
     if not args.clips.is_dir():
         print(f"skipped: no clips at {args.clips} (set SIAMFACE_DATA to the face data folder)")
         return 0
     report = {}
     for detection in args.detection:
         print(f"detection: {detection}")
-        results = run(args.clips, detection, args.threshold, args.track_threshold, not args.no_dlib, args.model)
+        turned = None if args.turned_heads is None else args.turned_heads == "on"
+        results = run(args.clips, detection, args.threshold, args.track_threshold, not args.no_dlib, args.model, turned)
         total = totals(results)
         print(
             f"  total: named {total['named']}/{total['appearances']}, wrong {total['wrong']}, "

@@ -4,8 +4,9 @@
 
 The clip is made from real dev photos (bench/frames.py): 1 or 4 people, a different photo every
 5 frames, drifting a little. Each person is enrolled from one other photo. siamface runs its device
-pipeline with the shipped config.yaml threshold; face_recognition runs as its README shows (HOG
-boxes, dlib encodings, a name when the distance is at most its default tolerance 0.6).
+loop as the runner does (tracker included) with the shipped config.yaml; face_recognition runs as
+its README shows (HOG boxes, dlib encodings, a name when the distance is at most its default
+tolerance 0.6).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -22,13 +23,17 @@ import numpy as np
 
 from siamface.edge import config as config_io
 from siamface.edge.enroll import enroll
+from siamface.edge.loop.blazeface import BlazeFaceDetector, frames_per_turn
 from siamface.edge.loop.detect import DetectorSettings, HaarDetector, make_detector
 from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
 from siamface.edge.loop.match import Matcher
-from siamface.edge.loop.pipeline import STAGES, Pipeline
+from siamface.edge.loop.pipeline import STAGES
 from siamface.edge.loop.scan import Scanner, ScanSettings
+from siamface.export.blazeface import full_range_path
 
 from . import dlib_side
+from .clip_speed import WholeLoop
+from .events import DETECTION, _changed
 from .frames import DATA, REPO, cell_of, dev_people, sequence
 from .scenes import score_scenes
 
@@ -70,20 +75,23 @@ def _score(row: Row, boxes, names, people: list[str]) -> None:
 def run_siamface(
     clip, people, model: Path, gallery, threads: int, detection: str, threshold: float, margin: float
 ) -> Row:
+    """The device loop as the runner drives it (tracker included) on the clip, at 10 frames a second."""
     cv2.setNumThreads(threads)
     embedder = Embedder(model, threads=threads)
     detector_settings, scan = VARIANTS[detection]
-    pipeline = Pipeline(Scanner(make_detector(detector_settings), scan), embedder, Matcher(gallery, threshold, margin))
+    shipped = config_io.load(REPO / "config.yaml")
+    config = replace(shipped, detector=replace(shipped.detector, **_changed(detector_settings)), scan=scan)
+    matcher = Matcher(gallery, threshold, margin)
     row = Row("siamface", len(people), str(threads), detection)
     names = [n for n, _, _ in people]
-    pipeline.process(clip[0])  # warm-up; the scanner's frame count restarts below
-    pipeline.detector = Scanner(make_detector(detector_settings), scan)
+    WholeLoop(config, make_detector(config.detector), embedder, matcher).step(clip[0])  # warm-up
+    loop = WholeLoop(config, make_detector(config.detector), embedder, matcher)
     sums = dict.fromkeys((*STAGES, "total"), 0.0)
     for frame in clip:
-        result = pipeline.process(frame)
-        for stage, seconds in result.seconds.items():
-            sums[stage] += seconds * 1000
-        sums["total"] += sum(result.seconds.values()) * 1000
+        result, seconds = loop.step(frame, fps=10.0)
+        for stage, spent in result.seconds.items():
+            sums[stage] += spent * 1000
+        sums["total"] += seconds * 1000
         _score(row, result.boxes, [m.name for m in result.matches], names)
     row.ms = {k: v / len(clip) for k, v in sums.items()}
     return row
@@ -140,10 +148,14 @@ def scenes_recall() -> None:
         found, total, unmatched = score_scenes(folder, detector.detect)
         seconds = time.perf_counter() - started
         print(f"  {label}: {found} of {total} found (IoU >= 0.4), {unmatched} false, {seconds:.1f} s for the set")
+    full = full_range_path()
+    if full.is_file():
+        found, total, unmatched = score_scenes(folder, BlazeFaceDetector(DETECTION["full-range"][0], full).detect)
+        print(f"  BlazeFace full-range (not shipped), whole frame only: {found} of {total} found, {unmatched} false")
     settings = DetectorSettings(kind="blazeface")
-    frames = settings.tiles**2
+    frames = frames_per_turn(settings.tiles)
     found, total, unmatched = score_scenes(folder, lambda image: live_boxes(settings, image, frames))
-    print(f"  BlazeFace live (a tile a frame): {found} of {total} found within {frames} frames, {unmatched} false")
+    print(f"  BlazeFace live (tiles in turn): {found} of {total} found within {frames} frames, {unmatched} false")
 
 
 def live_boxes(settings: DetectorSettings, image: np.ndarray, frames: int) -> np.ndarray:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ from .loop.detect import make_detector
 from .loop.embed import Embedder
 from .loop.match import UNKNOWN, Match, Matcher
 from .loop.pipeline import STAGES, FrameResult, Pipeline
+from .loop.preprocess import preprocess_faces
+from .loop.profile import ProfileFinder
 from .loop.quality import weights
 from .loop.scan import Scanner, describe
 from .loop.sources import FrameSource, Waiting, open_source, source_path
@@ -52,13 +55,16 @@ def load_matcher(config: Config, embedder: Embedder) -> Matcher:
 class Runtime:
     config: Config
     pipeline: Pipeline
+    profiles: ProfileFinder | None = None  # tracking.turned_heads
 
 
 def load_runtime(config: Config) -> Runtime:
     embedder = Embedder(config.model_path, config.threads)
     config = with_model_scores(config, embedder.contract.scores, embedder.path)
     return Runtime(
-        config, Pipeline(Scanner(make_detector(config.detector), config.scan), embedder, load_matcher(config, embedder))
+        config,
+        Pipeline(Scanner(make_detector(config.detector), config.scan), embedder, load_matcher(config, embedder)),
+        ProfileFinder() if config.tracking.turned_heads else None,
     )
 
 
@@ -67,10 +73,23 @@ def track_frame(
 ) -> tuple[FrameResult, list[TrackEvent]]:
     """One frame through the pipeline and into the tracker, at ``now`` on the source's clock;
     ``still``: the frame is a photo of its own (a folder of images), searched whole."""
-    result = runtime.pipeline.process(frame, still)
+    result = runtime.pipeline.process(frame, still, tracker.named_boxes())
     config = runtime.config
-    faces = weights(frame, result.boxes, config.min_face, config.min_sharpness)
-    return result, tracker.update(now, result.boxes, result.embeddings, faces)
+    # A carried embedding (pipeline.py) is the last frame's evidence again: it links, it does not vote.
+    fresh = np.ones(len(result.boxes), bool) if result.fresh is None else result.fresh
+    faces = np.zeros(len(result.boxes))
+    faces[fresh] = weights(frame, result.boxes[fresh], config.min_face, config.min_sharpness)
+    turned = None if runtime.profiles is None or still else partial(turned_face, runtime, frame)
+    return result, tracker.update(now, result.boxes, result.embeddings, faces.tolist(), turned)
+
+
+def turned_face(runtime: Runtime, frame: np.ndarray, box: tuple) -> tuple[tuple, np.ndarray] | None:
+    """A profile near ``box`` and its embedding, for a track that lost its face (profile.py)."""
+    found = runtime.profiles.find(frame, box)
+    if found is None:
+        return None
+    embedder = runtime.pipeline.embedder
+    return found, embedder.embed_batch(preprocess_faces(frame, np.asarray([found]), embedder.contract))[0]
 
 
 def track_labels(tracker: Tracker, result: FrameResult, now: float) -> list[Match]:

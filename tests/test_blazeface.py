@@ -7,7 +7,7 @@ import pytest
 
 from bench import scenes
 from siamface.edge.images import read_image
-from siamface.edge.loop.blazeface import DEFAULT_BLAZEFACE, BlazeFaceDetector, tile_squares
+from siamface.edge.loop.blazeface import DEFAULT_BLAZEFACE, BlazeFaceDetector, frames_per_turn, tile_squares
 from siamface.edge.loop.detect import DetectorSettings, HaarDetector, make_detector
 from siamface.edge.loop.landmarks import find_landmarks
 from siamface.edge.loop.scan import Scanner, ScanSettings, describe
@@ -29,7 +29,7 @@ def test_blazeface_finds_more_of_the_hand_drawn_faces_than_haar_with_fewer_false
 
 def test_live_detection_finds_far_faces_within_one_turn_of_the_tiles_and_keeps_them():
     folder = data_dir("scenes")
-    turn = BLAZEFACE.tiles**2
+    turn = frames_per_turn(BLAZEFACE.tiles)
     photo = scenes.score_scenes(folder, make_detector(BLAZEFACE).detect)
 
     def live(frames: int):
@@ -104,7 +104,8 @@ def test_a_photo_in_a_folder_is_searched_whole_from_its_first_frame():
 @pytest.mark.arm64
 def test_check_and_the_log_say_what_each_frame_is_searched_with():
     assert describe(BLAZEFACE, ScanSettings()) == (
-        "BlazeFace: the whole frame every frame, one of 9 tiles in turn, a square around each face found"
+        "BlazeFace: the whole frame and 2 of 9 tiles in turn on alternate frames (every tile within 10 frames), "
+        "a square around each face found"
     )
     haar = DetectorSettings(kind="haar", downscale=2.0)
     assert "every 30 frames at 1/2 size, regions around the last faces between" in describe(

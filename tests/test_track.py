@@ -13,7 +13,8 @@ from siamface.edge.images import read_image
 from siamface.edge.loop.detect import HaarDetector
 from siamface.edge.loop.embed import Embedder
 from siamface.edge.loop.quality import sharpness
-from siamface.edge.runner import Runner
+from siamface.edge.loop.track import Tracker
+from siamface.edge.runner import Runner, load_runtime, track_frame
 
 from .conftest import one_face_photos
 
@@ -168,3 +169,25 @@ def test_a_reload_applies_the_new_tracking_rules_to_tracks_already_open(people, 
     assert [(e["event"], e["name"]) for e in events] == [("enter", "unknown"), ("leave", "unknown")]
     # Announced while bob was still there, by the reloaded rule; the old one would have waited for the end.
     assert events[0]["frame"] < 20
+
+
+def test_a_named_face_standing_still_is_embedded_every_third_frame_and_votes_only_then(people):
+    """settle.py: once alice's track is named and she stands still, her face keeps its embedding on
+    two frames of three, and those frames add nothing to her template; bob, walking, and every
+    face before its track is named are embedded on every frame. Names come as without it."""
+    gallery, alice, bob, _ = people
+    runtime = load_runtime(parse({"source": "synthetic", "gallery": str(gallery), "match": {"threshold": 0.5}}, None))
+    tracker = Tracker(runtime.pipeline.matcher, runtime.config.tracking)
+    alice_fresh, bob_fresh, named_at = [], [], {}
+    for i in range(12):
+        result, events = track_frame(runtime, tracker, frame_with((alice, 40, 100), (bob, 240 + 15 * i, 150)), i / 10)
+        assert len(result.boxes) == 2
+        order = np.argsort(result.boxes[:, 0])  # alice stands left of bob
+        alice_fresh.append(bool(result.fresh[order[0]]))
+        bob_fresh.append(bool(result.fresh[order[1]]))
+        named_at.update({e.name: i for e in events if e.kind == "enter"})
+    assert named_at == {"alice": 2, "bob": 2}  # min_frames: the third frame, as every frame were embedded
+    assert alice_fresh == [True] * 3 + [False, False, True] * 3
+    assert all(bob_fresh)
+    alice_track = next(t for t in tracker.tracks if t.name == "alice")
+    assert alice_track.usable == sum(alice_fresh)

@@ -4,6 +4,8 @@ Directions in an 8-dimensional space stand for people; a face "of alice at 0.93"
 whose cosine with alice's enrolled embedding is 0.93. Frames come 10 a second.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -155,3 +157,38 @@ def test_a_stranger_lost_and_found_again_is_announced_once_another_stranger_is_n
         ("leave", "unknown"),
     ]
     assert events[2][0] > 4.5  # not the first stranger's return at 3.0 s
+
+
+def lost_face(profile: np.ndarray, seconds: float, settings: TrackSettings = SETTINGS):
+    """Alice's face for 1 s, then none for ``seconds`` while a profile that embeds as ``profile`` is
+    found near her track each frame: (events, her track or None, its template after her face)."""
+    track = tracker({"alice": ALICE, "bob": BOB}, settings)
+    events = []
+    for i in range(10):
+        events += track.update(i / 10, BOX, toward(ALICE, 0.99)[None], [1.0])
+    template = track.tracks[0].template.copy()
+
+    def turned(box):
+        return (box[0] + 4, box[1], box[2], box[3]), profile  # the head moves a little while turned
+
+    for i in range(10, 10 + round(seconds * 10)):
+        events += track.update(i / 10, np.zeros((0, 4)), np.zeros((0, DIM)), [], turned)
+    return [(e.kind, e.name) for e in events], (track.tracks[0] if track.tracks else None), template
+
+
+def test_a_turned_head_keeps_an_announced_track_alive_without_a_vote():
+    events, alice, template = lost_face(toward(ALICE, 0.97), 3.0)
+    assert events == [("enter", "alice")]  # 3 s without her face, longer than leave_after: no leave
+    assert alice is not None and alice.usable == 10 and np.array_equal(alice.template, template)
+    assert alice.box[0] == BOX[0, 0] + 4 * 30  # the track follows the profile, frame by frame
+
+
+def test_a_profile_of_someone_else_keeps_nothing():
+    """After a cut, or when someone steps into the spot, the profile near the track is another person."""
+    events, alice, _ = lost_face(toward(BOB, 0.97), 3.0)
+    assert events == [("enter", "alice"), ("leave", "alice")] and alice is None
+
+
+def test_a_turned_head_is_followed_for_turned_for_seconds_at_most():
+    events, alice, _ = lost_face(toward(ALICE, 0.97), 4.0, replace(SETTINGS, turned_for=1.5))
+    assert events == [("enter", "alice"), ("leave", "alice")] and alice is None

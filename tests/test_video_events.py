@@ -39,7 +39,7 @@ def clip_events(tmp_path_factory):
             gallery_io.save(gallery, path)
             config.gallery_path = path
             _, samples = sampled_frames(clip)
-            events, _ = play(clip, config, set(samples))
+            events, _, _ = play(clip, config, set(samples))
             truth = json.loads((clip / "truth.json").read_text())
             played[name] = (score(clip, truth, set(gallery.people), events), events)
         return played[name]

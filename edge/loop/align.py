@@ -24,9 +24,10 @@ MEAN_FACE_5 = np.array(
 )
 
 
-def chip_transform(landmarks: np.ndarray, size: int, padding: float) -> np.ndarray:
-    """The 2x3 matrix taking chip pixel (column, row) to image pixel (x, y)."""
-    chip = (padding + MEAN_FACE_5) / (2 * padding + 1) * size
+def chip_transform(landmarks: np.ndarray, size: int, padding: float, mean_face: np.ndarray = MEAN_FACE_5) -> np.ndarray:
+    """The 2x3 matrix taking chip pixel (column, row) to image pixel (x, y); ``mean_face``: where
+    the landmarks sit in a unit face square (other points than dlib's five: bench/keypoints.py)."""
+    chip = (padding + mean_face) / (2 * padding + 1) * size
     src, dst = chip - chip.mean(axis=0), landmarks - landmarks.mean(axis=0)
     variance = float((src**2).sum())
     a = float((src * dst).sum()) / variance
@@ -37,10 +38,12 @@ def chip_transform(landmarks: np.ndarray, size: int, padding: float) -> np.ndarr
     return np.hstack([turn, shift[:, None]])
 
 
-def align_chip(image: np.ndarray, landmarks: np.ndarray, size: int, padding: float) -> np.ndarray:
+def align_chip(
+    image: np.ndarray, landmarks: np.ndarray, size: int, padding: float, mean_face: np.ndarray = MEAN_FACE_5
+) -> np.ndarray:
     """The size x size chip, bilinear; a face much larger than the chip is first shrunk by area
     averaging so the chip does not alias."""
-    matrix = chip_transform(np.asarray(landmarks, np.float64), size, padding)
+    matrix = chip_transform(np.asarray(landmarks, np.float64), size, padding, mean_face)
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))  # image pixels per chip pixel
     if scale > 1.5:
         corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ matrix.T

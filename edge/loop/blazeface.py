@@ -24,20 +24,28 @@ Square = tuple[int, int, int]  # left, top, side
 DEFAULT_BLAZEFACE = Path(__file__).resolve().parent.parent / "models" / "blazeface-short-range.onnx"
 INPUT = 128
 MIN_SUPPRESSION_IOU = 0.3
+# Live, the whole frame and the tiles take turns, a frame each: one network call a frame instead
+# of two, plus a square around each face being followed (docs/detection.md).
+TILES_A_FRAME = 2
+# A face of at least MediaPipe's smallest anchor (0.1484 of the network's input) is found by the
+# whole frame's search by itself; smaller ones need the square around them.
+FOLLOW_BELOW = 0.15
+# (stride, anchors per cell) of MediaPipe's anchor layouts, by the network's input side: the
+# short-range model, and the full-range one (192; measured in docs/detection.md, not shipped).
+LAYOUTS = {128: ((8, 2), (16, 6)), 192: ((4, 1),)}
 
 
-def anchors() -> np.ndarray:
-    """(896, 2) anchor centres in 0..1: 16x16 cells with 2 anchors (stride 8), 8x8 cells with 6 (stride 16)."""
+@lru_cache(maxsize=2)
+def anchors(size: int = INPUT) -> np.ndarray:
+    """(N, 2) anchor centres in 0..1; at 128, 896 of them: 16x16 cells with 2 anchors (stride 8)
+    and 8x8 cells with 6 (stride 16)."""
     centres = []
-    for stride, per_cell in ((8, 2), (16, 6)):
-        cells = INPUT // stride
+    for stride, per_cell in LAYOUTS[size]:
+        cells = size // stride
         ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
         grid = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], axis=-1).reshape(-1, 2)
         centres.append(np.repeat(grid, per_cell, axis=0))
     return np.concatenate(centres).astype(np.float32)
-
-
-ANCHORS = anchors()
 
 
 def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -78,6 +86,26 @@ def _positions(length: int, side: int) -> list[int]:
     return sorted({round(v) for v in np.linspace(0, length - side, count)})
 
 
+def _seen_in(box: np.ndarray, squares: list[Square]) -> bool:
+    """A face lies inside one of the squares, with half its side around it, at FOLLOW_BELOW of the
+    square's side or more."""
+    x, y, w, h = (float(v) for v in box)
+    side = max(w, h)
+    return any(
+        left <= x - side / 2
+        and top <= y - side / 2
+        and x + w + side / 2 <= left + square
+        and y + h + side / 2 <= top + square
+        and side >= FOLLOW_BELOW * square
+        for left, top, square in squares
+    )
+
+
+def frames_per_turn(tiles: int) -> int:
+    """Live frames in which every one of tiles x tiles tiles has been searched once."""
+    return 2 * -(-(tiles**2) // TILES_A_FRAME) if tiles > 1 else 1
+
+
 @lru_cache(maxsize=8)  # a camera's frames keep their size: the grid is worked out once
 def tile_squares(width: int, height: int, tiles: int) -> tuple[Square, ...]:
     """(left, top, side) of the tiles x tiles grid of overlapping squares that cover the frame."""
@@ -98,19 +126,19 @@ def around_square(box: np.ndarray, width: int, height: int) -> Square:
     return left, top, side
 
 
-def letterbox(image: np.ndarray, square: Square) -> np.ndarray:
-    """The network's input for one square of a BGR frame: 128x128 RGB in -1..1, the part of the
+def letterbox(image: np.ndarray, square: Square, size: int = INPUT) -> np.ndarray:
+    """The network's input for one square of a BGR frame: size x size RGB in -1..1, the part of the
     square outside the frame padded black (-1), as MediaPipe pads."""
     left, top, side = square
     # Every k-th pixel first, down to twice the input, then averaged: area resampling of a whole
     # 1080p frame costs more than the network.
-    step = max(1, side // (2 * INPUT))
+    step = max(1, side // (2 * size))
     crop = image[top : top + side : step, left : left + side : step]
-    scale = INPUT / -(-side // step)
+    scale = size / -(-side // step)
     small = cv2.resize(
         crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA
     )
-    tensor = np.full((INPUT, INPUT, 3), -1.0, np.float32)
+    tensor = np.full((size, size, 3), -1.0, np.float32)
     # Colour is swapped on the 128-pixel copy, not on the whole frame: a fifth of the time at 1080p.
     tensor[: small.shape[0], : small.shape[1]] = small[:, :, ::-1] / 127.5 - 1.0
     return tensor
@@ -121,8 +149,9 @@ class BlazeFaceDetector:
     last call hold each face's six points (eyes, nose tip, mouth, ear tragions) in frame pixels.
 
     ``detect`` searches the whole frame and every tile (a photo, a full scan); ``detect_live`` the
-    whole frame, one tile in turn and a square around each face of the previous frame, so a far face
-    is found within tiles x tiles frames and then followed every frame.
+    whole frame and two tiles in turn on alternate frames, and a square around each face of the
+    previous frame, so a far face is found within frames_per_turn(tiles) frames and then followed
+    every frame.
     """
 
     def __init__(self, settings: DetectorSettings = DetectorSettings(), path: str | Path = DEFAULT_BLAZEFACE) -> None:
@@ -134,6 +163,11 @@ class BlazeFaceDetector:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0]
+        self.size = int(self._input.shape[1])
+        if self.size not in LAYOUTS:
+            raise SiamfaceError(f"{path}: a BlazeFace input of {self.size} pixels, expected one of {sorted(LAYOUTS)}")
+        self._anchors = anchors(self.size)
         self.settings = settings
         self.keypoints = np.zeros((0, 6, 2), np.float32)
 
@@ -143,12 +177,17 @@ class BlazeFaceDetector:
         return self.detect_squares(frame, squares, min_score)
 
     def detect_live(self, frame: np.ndarray, index: int, previous: np.ndarray) -> np.ndarray:
+        """Even frames search the whole frame, odd ones TILES_A_FRAME tiles in turn; a face of the
+        last frame is also searched for in a square around it, unless one of those squares holds it
+        at a size the network finds by itself (FOLLOW_BELOW)."""
         height, width = frame.shape[:2]
-        squares = [(0, 0, max(width, height))]
         tiles = tile_squares(width, height, self.settings.tiles)
-        if tiles:
-            squares.append(tiles[index % len(tiles)])
-        squares += [around_square(box, width, height) for box in previous]
+        if not tiles or index % 2 == 0:
+            squares = [(0, 0, max(width, height))]
+        else:
+            first = index // 2 * TILES_A_FRAME
+            squares = [tiles[(first + k) % len(tiles)] for k in range(TILES_A_FRAME)]
+        squares += [around_square(box, width, height) for box in previous if not _seen_in(box, squares)]
         return self.detect_squares(frame, list(dict.fromkeys(squares)))
 
     def detect_squares(self, frame: np.ndarray, squares: list[Square], min_score: float | None = None) -> np.ndarray:
@@ -156,8 +195,8 @@ class BlazeFaceDetector:
         ``min_score`` overrides the settings' (see photo_faces)."""
         min_score = self.settings.min_score if min_score is None else min_score
         image = frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-        batch = np.stack([letterbox(image, square) for square in squares])
-        regressors, logits = self._session.run(None, {"input": batch})
+        batch = np.stack([letterbox(image, square, self.size) for square in squares])
+        regressors, logits = self._session.run(None, {self._input.name: batch})
         corners, points, scores = [], [], []
         for i, (left, top, side) in enumerate(squares):
             raw, logit = regressors[i], logits[i, :, 0]
@@ -165,7 +204,7 @@ class BlazeFaceDetector:
             hit = score >= min_score
             if not hit.any():
                 continue
-            raw, centre = raw[hit] / INPUT, ANCHORS[hit]
+            raw, centre = raw[hit] / self.size, self._anchors[hit]
             cx, cy = raw[:, 0] + centre[:, 0], raw[:, 1] + centre[:, 1]
             w, h = raw[:, 2], raw[:, 3]
             box = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) * side

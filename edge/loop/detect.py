@@ -32,7 +32,7 @@ class DetectorSettings:
     # Detect on a copy this many times smaller: speed, paid for in recall.
     downscale: float = setting("detector.downscale", 1.0, "a number of at least 1.0", lambda v: v >= 1.0)
     # BlazeFace sees a frame at 128x128, where a face under an eighth of the frame is too small:
-    # the frame is also searched as tiles x tiles overlapping squares (one a frame, in turn, live).
+    # the frame is also searched as tiles x tiles overlapping squares (live: a few a frame, in turn).
     tiles: int = setting("detector.tiles", 3, "a whole number from 1 to 6", lambda v: 1 <= v <= 6)
     min_score: float = setting("detector.min_score", 0.7, "a number above 0 and below 1", lambda v: 0 < v < 1)
 

@@ -4,8 +4,9 @@ Haar over a whole 640x480 frame is most of the loop's time. People in front of a
 between frames, so the whole frame is searched only every ``full_every`` frames; in between only
 the regions around the faces found last are ("roi"), or their boxes are reused unsearched ("hold").
 A face that walks in is therefore found at most ``full_every - 1`` frames late. BlazeFace is cheap
-enough to see the whole frame every frame; its far faces are searched for in tiles, in turn, and
-followed in squares around them (BlazeFaceDetector.detect_live), and these settings do not apply.
+enough to see the whole frame every other frame, and the tiles that hold far faces in turn on the
+others; faces found are followed in squares around them (BlazeFaceDetector.detect_live), and these
+settings do not apply.
 """
 
 from __future__ import annotations
@@ -32,9 +33,14 @@ class ScanSettings:
 def describe(detector: DetectorSettings, scan: ScanSettings) -> str:
     """What is searched in each frame, for `face-edge check` and the log."""
     if detector.kind == "blazeface":
-        tiles = detector.tiles**2
-        turn = f", one of {tiles} tiles in turn" if tiles > 1 else ""
-        return f"BlazeFace: the whole frame every frame{turn}, a square around each face found"
+        from .blazeface import TILES_A_FRAME, frames_per_turn
+
+        if detector.tiles <= 1:
+            return "BlazeFace: the whole frame every frame, a square around each small face found"
+        return (
+            f"BlazeFace: the whole frame and {TILES_A_FRAME} of {detector.tiles**2} tiles in turn on alternate "
+            f"frames (every tile within {frames_per_turn(detector.tiles)} frames), a square around each face found"
+        )
     size = "full size" if detector.downscale == 1 else f"1/{detector.downscale:g} size"
     if scan.full_every == 1:
         return f"Haar ({detector.cascade}): the whole frame every frame at {size}"
@@ -42,16 +48,16 @@ def describe(detector: DetectorSettings, scan: ScanSettings) -> str:
     return f"Haar ({detector.cascade}): the whole frame every {scan.full_every} frames at {size}, {between} between"
 
 
-def _regions(boxes: np.ndarray, shape: tuple[int, ...], grow: float) -> list[tuple[int, int, int, int, float]]:
+def regions(boxes: np.ndarray, shape: tuple[int, ...], grow: float) -> list[tuple[int, int, int, int, float]]:
     """(left, top, right, bottom, face side) of the region around each box, clipped to the frame."""
     height, width = shape[:2]
-    regions = []
+    found = []
     for x, y, w, h in boxes:
         pad_x, pad_y = int(w * grow), int(h * grow)
         left, top = max(0, x - pad_x), max(0, y - pad_y)
         right, bottom = min(width, x + w + pad_x), min(height, y + h + pad_y)
-        regions.append((left, top, max(right, left + 1), max(bottom, top + 1), float(np.sqrt(w * h))))
-    return regions
+        found.append((left, top, max(right, left + 1), max(bottom, top + 1), float(np.sqrt(w * h))))
+    return found
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -94,7 +100,7 @@ class Scanner:
         found: list[np.ndarray] = []
         around = self._around.copy()
         for i, (left, top, right, bottom, side) in enumerate(
-            _regions(self._around, frame.shape, self.settings.roi_grow)
+            regions(self._around, frame.shape, self.settings.roi_grow)
         ):
             for box in self.detector.detect_near_size(frame[top:bottom, left:right], side):
                 box = box + np.array([left, top, 0, 0], np.int32)

@@ -13,6 +13,7 @@ one announced unknown and named later gives an ``identified`` event. Times are t
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,6 +61,11 @@ class TrackSettings:
     # overlap of min_iou; a face that moved far needs jump_similarity, the naming threshold.
     min_similarity: float = setting("tracking.min_similarity", 0.93, "a cosine similarity between -1 and 1", is_cosine)
     min_iou: float = 0.3
+    # Look for a turned head (a profile) near a track whose face was lost, for at most turned_for
+    # seconds after its last face: a profile found on a poster would otherwise hold a track forever.
+    # Off by default: no shared clip gains from it, and it costs time (docs/detection.md).
+    turned_heads: bool = setting("tracking.turned_heads", False, "true or false")
+    turned_for: float = 10.0
     jump_similarity: float | None = None
     recent: int = 5  # the latest usable frames, whose own template can say the track became someone else
 
@@ -69,7 +75,8 @@ class Track:
     id: int
     box: tuple[int, int, int, int]
     embedding: np.ndarray  # the latest face, for association
-    last_seen: float
+    last_seen: float  # a face or a profile
+    last_face: float = -np.inf  # a face the detector found
     total: np.ndarray | None = None  # weighted sum of the usable frames' embeddings
     usable: int = 0  # how many usable frames the template holds
     first_usable: float | None = None  # when the first of them was seen
@@ -117,24 +124,58 @@ class Tracker:
         self._left_at: dict[str, float] = {}  # person -> when their last announced track ended
         self._strangers_left: list[tuple[float, np.ndarray]] = []  # (when, template) of ended unknown tracks
         self.frames = 0  # frames seen, to tell a photo or two from a video when the source ends
+        self.now = -np.inf  # the last frame's time
 
-    def update(self, now: float, boxes: np.ndarray, embeddings: np.ndarray, weights: list[float]) -> list[TrackEvent]:
+    def update(
+        self,
+        now: float,
+        boxes: np.ndarray,
+        embeddings: np.ndarray,
+        weights: list[float],
+        turned: Callable[[tuple[int, int, int, int]], tuple[tuple[int, int, int, int], np.ndarray] | None]
+        | None = None,
+    ) -> list[TrackEvent]:
         """One frame's faces at time ``now`` (seconds on the source's clock); a weight of 0 marks a
-        face too small or blurred to say who it is: it is tracked but adds nothing to the template."""
+        face too small or blurred to say who it is: it is tracked but adds nothing to the template.
+        ``turned``: a profile near a box in this frame and its embedding (profile.py), or None; asked
+        for tracks that lost their face, it keeps them alive without a vote."""
         events: list[TrackEvent] = []
         self.frames += 1
+        self.now = now
         for index, track in self._associate(boxes, embeddings):
             box = tuple(int(v) for v in boxes[index])
             if track is None:
                 track = self._new_track(box, embeddings[index], now)
-            track.box, track.last_seen = box, now
+            track.box, track.last_seen, track.last_face = box, now, now
             track.embedding = embeddings[index]
             if weights[index] > 0:
                 self._add(track, embeddings[index], weights[index], now)
                 events += self._revisit(track, now)
+        if turned is not None:
+            self._follow_turned(now, turned)
         for track in [t for t in self.tracks if now - t.last_seen > self.settings.leave_after]:
             events += self._end(track, now, self.settings.min_frames)
         return events
+
+    def _follow_turned(self, now: float, turned: Callable) -> None:
+        s = self.settings
+        # Only announced tracks: their leave event is what a lost face would give too early; a
+        # search for every lost glimpse costs more than it saves (docs/detection.md).
+        for track in self.tracks:
+            if track.last_seen == now or not track.announced or now - track.last_face > s.turned_for:
+                continue
+            found = turned(track.box)
+            if found is None:
+                continue
+            box, embedding = found
+            # The rule for any face joining a track: a profile in the same place after a cut, or of
+            # someone who stepped in, is another person.
+            if max(float(embedding @ track.embedding), float(embedding @ track.template)) >= s.min_similarity:
+                track.box, track.last_seen = box, now
+
+    def named_boxes(self) -> set[tuple[int, int, int, int]]:
+        """The last frame's face boxes of tracks that carry a name (settle.py)."""
+        return {t.box for t in self.tracks if t.last_face == self.now and t.name not in (None, UNKNOWN)}
 
     def close(self, now: float, stills: bool = False) -> list[TrackEvent]:
         """The source ended: every open track is decided on what it has, then ended. Photos
