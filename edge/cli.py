@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from . import gallery as gallery_io
 from .config import Config, check_name, with_model_scores
 from .config import load as load_config_file
 from .errors import SiamfaceError
+from .learn import forget
 from .loop.detect import largest_face, make_detector, photo_faces
 from .loop.embed import Embedder
 from .loop.scan import describe
@@ -112,7 +114,9 @@ def cmd_gallery_list(args: argparse.Namespace) -> int:
     for name in gallery.names():
         records = gallery.people[name]
         latest = max(r.enrolled_at for r in records)
-        print(f"  {name}: {len(records)} photo(s), last enrolled {latest}")
+        learned = gallery.learned.get(name, [])
+        taught = f"; {len(learned)} learned, the last {max(r.learned_at for r in learned)}" if learned else ""
+        print(f"  {name}: {len(records)} photo(s), last enrolled {latest}{taught}")
     return 0
 
 
@@ -124,9 +128,34 @@ def cmd_gallery_remove(args: argparse.Namespace) -> int:
             raise SiamfaceError(
                 f"{config.gallery_path}: no person {args.name!r} (enrolled: {', '.join(gallery.names()) or 'nobody'})"
             )
-        del gallery.people[args.name]
+        forget(gallery, args.name, learned_only=False)
         gallery_io.save(gallery, config.gallery_path)
     print(f"removed {args.name}; {len(gallery.people)} people left")
+    return 0
+
+
+def cmd_gallery_forget(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    since = None
+    if args.since is not None:
+        try:
+            when = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise SiamfaceError(
+                f"--since {args.since!r}: expected a time such as 2026-12-02T18:00 (UTC unless given)"
+            ) from None
+        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        since = when.astimezone(timezone.utc).isoformat(timespec="seconds")
+    with gallery_io.locked(config.gallery_path):
+        gallery = gallery_io.load(config.gallery_path)
+        if args.name not in gallery.people:
+            raise SiamfaceError(
+                f"{config.gallery_path}: no person {args.name!r} (enrolled: {', '.join(gallery.names()) or 'nobody'})"
+            )
+        gone = forget(gallery, args.name, args.learned, since)
+        gallery_io.save(gallery, config.gallery_path)
+    what = "learned templates" if args.learned or since else "templates (the person is removed)"
+    print(f"{args.name}: {gone} {what} forgotten")
     return 0
 
 
@@ -395,6 +424,13 @@ def build_parser() -> argparse.ArgumentParser:
     remove = gallery_sub.add_parser("remove", parents=[common], help="remove one person")
     remove.add_argument("name")
     remove.set_defaults(func=cmd_gallery_remove)
+    forget_cmd = gallery_sub.add_parser(
+        "forget", parents=[common], help="forget a person, or what the camera taught about them (--learned)"
+    )
+    forget_cmd.add_argument("name")
+    forget_cmd.add_argument("--learned", action="store_true", help="only the learned templates; the photos stay")
+    forget_cmd.add_argument("--since", help="only templates learned at this time or later (ISO 8601, UTC unless given)")
+    forget_cmd.set_defaults(func=cmd_gallery_forget)
 
     verify = sub.add_parser("verify", parents=[common], help="score two photos: same person or not")
     verify.add_argument("image1")

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from .errors import SiamfaceError
+from .learn import LearningSettings
 from .loop.detect import DetectorSettings
 from .loop.embed import DEFAULT_MODEL
 from .loop.quality import MIN_FACE, MIN_SHARPNESS
@@ -58,6 +59,7 @@ class Config:
         "match.threshold", None, f"a cosine similarity between -1 and 1, {NULL_MEANS_MODEL}", is_cosine
     )
     tracking: TrackSettings = field(default_factory=TrackSettings)
+    learning: LearningSettings = field(default_factory=LearningSettings)
     annotate: Path | None = setting(
         "output.annotate", None, "a folder for annotated images or a .mp4/.avi file, or null"
     )
@@ -211,11 +213,17 @@ def with_model_scores(config: Config, scores: dict[str, float], model: Path) -> 
         margin=given["margin"],
         jump_similarity=given["threshold"],
     )
-    return replace(config, threshold=given["threshold"], tracking=tracking)
+    learning = config.learning
+    learning = replace(
+        learning,
+        min_score=given["stranger_threshold"] if learning.min_score is None else learning.min_score,
+        min_margin=2 * given["margin"] if learning.min_margin is None else learning.min_margin,
+    )
+    return replace(config, threshold=given["threshold"], tracking=tracking, learning=learning)
 
 
 # Where each settings dataclass sits in a Config; every setting, in the Config's field order.
-NESTED = {"detector": DetectorSettings, "scan": ScanSettings, "tracking": TrackSettings}
+NESTED = {"detector": DetectorSettings, "scan": ScanSettings, "tracking": TrackSettings, "learning": LearningSettings}
 _OWN = {item.field.name: item for item in declared(Config)}
 SETTINGS: list[tuple[str | None, Declared]] = []
 for _field in fields(Config):

@@ -40,9 +40,11 @@ def enroll(
 ) -> tuple[Gallery, EnrollReport]:
     """Return a new gallery with ``people`` (re)enrolled from their photos, and what happened.
 
-    People already in ``gallery`` and not named here are kept. A gallery made with another model
-    cannot mix its embeddings with this model's: everyone in it is embedded again from the photos
-    it recorded, and if anyone's photos are gone, nothing is changed and the error says what to do.
+    People already in ``gallery`` and not named here are kept, and so are everyone's learned
+    templates (learn.py). A gallery made with another model cannot mix its embeddings with this
+    model's: everyone in it is embedded again from the photos it recorded (learned templates, which
+    have no photo, are dropped), and if anyone's photos are gone, nothing is changed and the error
+    says what to do.
     """
     same_model = gallery is not None and (gallery.model_sha256, gallery.preprocess_version) == (
         embedder.fingerprint,
@@ -51,6 +53,7 @@ def enroll(
     result = empty_gallery(embedder)
     if same_model:
         result.people = {name: records for name, records in gallery.people.items() if name not in people}
+        result.learned = {name: list(records) for name, records in gallery.learned.items()}
     elif gallery is not None and gallery.people:
         others = {name: [Path(r.path) for r in records] for name, records in gallery.people.items()}
         others = {name: photos for name, photos in others.items() if name not in people}
@@ -62,6 +65,8 @@ def enroll(
                 "'face-edge gallery remove NAME', or move the gallery aside to start a new one; nothing was changed"
             )
         log.warning("gallery was made with another model: everyone in it is embedded again from their photos")
+        if any(gallery.learned.values()):
+            log.warning("the templates learned from the camera were made by the other model: they are dropped")
         people = {**{n: [p for p in photos if p.is_file()] for n, photos in others.items()}, **people}
     known = {(r.path, r.sha256): r for recs in (gallery.people.values() if same_model else ()) for r in recs}
     report = EnrollReport()

@@ -2,7 +2,9 @@
 
 Stored as a NumPy .npz (loaded with allow_pickle=False) holding the embedding matrix and a JSON
 header: model fingerprint, preprocessing version, and per person the photos (path, SHA-256, time)
-each embedding came from, so re-enrolment embeds only what changed.
+each embedding came from, so re-enrolment embeds only what changed; and the templates the device
+learned from the camera (learn.py), each with where and when it was learned. A gallery without
+learned templates is written in format 1, which older runtimes read.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .atomic import write_atomically
 from .errors import SiamfaceError
 
 FORMAT = 1
+LEARNED_FORMAT = 2  # format 1 plus "learned" in the header, their rows after the photos'
 
 
 @dataclass
@@ -33,20 +36,34 @@ class PhotoRecord:
 
 
 @dataclass
+class LearnedRecord:
+    """A template learned from the camera (learn.py): where and when, never the picture."""
+
+    learned_at: str  # ISO 8601, UTC
+    camera: str
+    track: int
+    score: float  # the track's score for the person when it was learned
+    embedding: np.ndarray
+
+
+@dataclass
 class Gallery:
     model_sha256: str
     preprocess_version: int
     embedding_size: int
     people: dict[str, list[PhotoRecord]] = field(default_factory=dict)
+    learned: dict[str, list[LearnedRecord]] = field(default_factory=dict)  # only of people in ``people``
 
     def names(self) -> list[str]:
         return sorted(self.people)
 
-    def matrix(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """(embeddings (M, D), owner index per row, names), rows grouped by person in name order."""
+    def matrix(self, learned: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(embeddings (M, D), owner index per row, names), rows grouped by person in name order;
+        ``learned``: with the learned templates, else the enrolled photos' alone."""
         names = [n for n in self.names() if self.people[n]]
-        rows = [rec.embedding for n in names for rec in self.people[n]]
-        owners = [i for i, n in enumerate(names) for _ in self.people[n]]
+        templates = {n: [*self.people[n], *(self.learned.get(n, []) if learned else [])] for n in names}
+        rows = [rec.embedding for n in names for rec in templates[n]]
+        owners = [i for i, n in enumerate(names) for _ in templates[n]]
         if not rows:
             return np.zeros((0, self.embedding_size), np.float32), np.zeros(0, np.int64), names
         return np.stack(rows).astype(np.float32), np.asarray(owners, np.int64), names
@@ -78,9 +95,11 @@ def locked(path: str | Path) -> Iterator[None]:
 
 
 def save(gallery: Gallery, path: str | Path) -> None:
+    learned = {name: gallery.learned[name] for name in gallery.names() if gallery.learned.get(name)}
     embeddings = [rec.embedding for name in gallery.names() for rec in gallery.people[name]]
+    embeddings += [rec.embedding for records in learned.values() for rec in records]
     header = {
-        "format": FORMAT,
+        "format": LEARNED_FORMAT if learned else FORMAT,
         "model_sha256": gallery.model_sha256,
         "preprocess_version": gallery.preprocess_version,
         "embedding_size": gallery.embedding_size,
@@ -89,6 +108,11 @@ def save(gallery: Gallery, path: str | Path) -> None:
             for name in gallery.names()
         },
     }
+    if learned:
+        header["learned"] = {
+            name: [{"learned_at": r.learned_at, "camera": r.camera, "track": r.track, "score": r.score} for r in recs]
+            for name, recs in learned.items()
+        }
     matrix = (
         np.stack(embeddings).astype(np.float32) if embeddings else np.zeros((0, gallery.embedding_size), np.float32)
     )
@@ -116,16 +140,29 @@ def load(path: str | Path) -> Gallery:
         io.UnsupportedOperation,
     ) as exc:
         raise SiamfaceError(f"{path}: not a readable siamface gallery ({exc or 'empty file'}); {fix}") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") not in (FORMAT, LEARNED_FORMAT):
         found = header.get("format") if isinstance(header, dict) else header
-        raise SiamfaceError(f"{path}: gallery format {found!r}, this runtime reads format {FORMAT}; {fix}")
+        raise SiamfaceError(
+            f"{path}: gallery format {found!r}, this runtime reads formats {FORMAT} and {LEARNED_FORMAT}; {fix}"
+        )
     rows = iter(matrix)
     people = {}
     try:
         for name, records in header["people"].items():
             people[name] = [PhotoRecord(r["path"], r["sha256"], r["enrolled_at"], next(rows)) for r in records]
+        learned = {
+            name: [
+                LearnedRecord(r["learned_at"], r["camera"], int(r["track"]), float(r["score"]), next(rows))
+                for r in recs
+            ]
+            for name, recs in header.get("learned", {}).items()
+        }
         gallery = Gallery(
-            str(header["model_sha256"]), int(header["preprocess_version"]), int(header["embedding_size"]), people
+            str(header["model_sha256"]),
+            int(header["preprocess_version"]),
+            int(header["embedding_size"]),
+            people,
+            learned,
         )
     except StopIteration:
         raise SiamfaceError(f"{path}: gallery header lists more photos than it has embeddings; {fix}") from None

@@ -23,6 +23,7 @@ from .embed import l2_normalize
 from .match import UNKNOWN, Match, Matcher
 
 NULL_MEANS_MODEL = "or null for the model's"
+BEST = 5  # a track's heaviest frames kept, which the gallery may learn from
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Track:
     usable: int = 0  # how many usable frames the template holds
     first_usable: float | None = None  # when the first of them was seen
     recent: deque = field(default_factory=deque)  # the latest usable embeddings
+    best: list = field(default_factory=list)  # (weight, embedding) of its BEST heaviest usable frames
     name: str | None = None  # what was decided: None before any decision, then a person or "unknown"
     score: float = 0.0  # the template's score for that name
     announced: bool = False  # an enter event was emitted (not during a cool-down)
@@ -125,6 +127,7 @@ class Tracker:
         self._strangers_left: list[tuple[float, np.ndarray]] = []  # (when, template) of ended unknown tracks
         self.frames = 0  # frames seen, to tell a photo or two from a video when the source ends
         self.now = -np.inf  # the last frame's time
+        self.ended: list[Track] = []  # named tracks that ended, for the gallery to learn from (learn.py)
 
     def update(
         self,
@@ -200,6 +203,7 @@ class Tracker:
         if track.first_usable is None:
             track.first_usable = now
         track.recent.append(embedding)
+        track.best = sorted([*track.best, (weight, embedding)], key=lambda b: -b[0])[:BEST]
 
     def _associate(self, boxes: np.ndarray, embeddings: np.ndarray) -> list[tuple[int, Track | None]]:
         """Greedy: the strongest face-track links first; faces left over start new tracks."""
@@ -303,6 +307,7 @@ class Tracker:
             return events
         if track.name != UNKNOWN:
             self._left_at[track.name] = now  # a suppressed re-entry also extends the cool-down
+            self.ended.append(track)
         elif track.total is not None:
             self._strangers_left = [(w, t) for w, t in self._strangers_left if now - w < self.settings.cooldown]
             self._strangers_left.append((now, track.template))
