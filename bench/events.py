@@ -1,7 +1,8 @@
 """The event benchmark: does the device loop announce the right people on real video?
 
     python -m bench.events [--clips DIR] [--detection shipped haar fast full-range] [--model FILE.onnx]
-                           [--threshold T] [--track-threshold T] [--turned-heads on|off] [--no-dlib]
+                           [--threshold T] [--track-threshold T] [--turned-heads on|off] [--learning]
+                           [--no-dlib]
                            [--json FILE]
 
 Each clip folder of ``../shared/data/video`` (or $SIAMFACE_DATA/video) holds ``clip.mp4``,
@@ -45,7 +46,7 @@ from siamface.edge.loop.match import UNKNOWN
 from siamface.edge.loop.scan import Scanner, ScanSettings
 from siamface.edge.loop.sources import open_source
 from siamface.edge.loop.track import Tracker, TrackEvent
-from siamface.edge.runner import load_runtime, track_frame
+from siamface.edge.runner import learn_ended, load_runtime, track_frame
 from siamface.export.blazeface import full_range_path
 
 from .frames import DATA, REPO
@@ -123,12 +124,14 @@ def play(
         while (frame := source.read()) is not None:
             started = time.perf_counter()
             _, new = track_frame(runtime, tracker, frame, source.time, source.stills)
+            learn_ended(runtime, tracker)  # learning.enabled: the gallery file learns as the runner's does
             seconds += time.perf_counter() - started
             events += [(index, source.time, e) for e in new]
             if index in samples:
                 named[index] = {t.name for t in tracker.tracks if t.last_face == source.time and t.name}
             index += 1
         events += [(index, source.time, e) for e in tracker.close(source.time, source.stills)]
+        learn_ended(runtime, tracker)
     finally:
         source.close()
     return events, named, 1000 * seconds / max(index, 1)
@@ -217,8 +220,11 @@ def run(
     with_dlib: bool,
     model: Path | None = None,
     turned_heads: bool | None = None,
+    learning: bool = False,
 ) -> list[ClipResult]:
+    """``learning``: the gallery learns from the camera, and each clip is played twice on it."""
     base = config_io.load(REPO / "config.yaml")
+    base = replace(base, learning=replace(base.learning, enabled=learning))
     if turned_heads is not None:
         base = replace(base, tracking=replace(base.tracking, turned_heads=turned_heads))
     if model is not None:
@@ -245,16 +251,20 @@ def run(
             path = Path(scratch) / f"{clip.name}.npz"
             gallery_io.save(gallery, path)
             _, samples = sampled_frames(clip)
-            events, named, ms = play(clip, replace(base, gallery_path=path), set(samples), detection)
-            result = score(clip, truth, set(gallery.people), events)
-            result.ms_a_frame = round(ms, 2)
             dlib = dlib_names(clip, people, samples) if with_dlib else None
-            for name in result.appearances:
-                result.frames_named[name] = sum(name in names for names in named.values())
-                if dlib is not None:
-                    result.frames_named_dlib[name] = sum(name in names for names in dlib.values())
-            results.append(result)
-            print(_line(result), flush=True)
+            for turn in range(2 if learning else 1):
+                events, named, ms = play(clip, replace(base, gallery_path=path), set(samples), detection)
+                result = score(clip, truth, set(gallery.people), events)
+                if learning:
+                    learned = sum(len(r) for r in gallery_io.load(path).learned.values())
+                    result.clip = f"{clip.name} ({'first' if turn == 0 else 'second'} play, {learned} learned)"
+                result.ms_a_frame = round(ms, 2)
+                for name in result.appearances:
+                    result.frames_named[name] = sum(name in names for names in named.values())
+                    if dlib is not None:
+                        result.frames_named_dlib[name] = sum(name in names for names in dlib.values())
+                results.append(result)
+                print(_line(result), flush=True)
     return results
 
 
@@ -300,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--track-threshold", type=float, help="match.track_threshold instead of config.yaml's")
     parser.add_argument("--no-dlib", action="store_true", help="skip the face_recognition comparison")
     parser.add_argument("--turned-heads", choices=("on", "off"), help="tracking.turned_heads instead of config.yaml's")
+    parser.add_argument("--learning", action="store_true", help="the gallery learns; each clip is played twice")
     parser.add_argument("--json", type=Path, help="write every figure and event here")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
@@ -310,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     for detection in args.detection:
         print(f"detection: {detection}")
         turned = None if args.turned_heads is None else args.turned_heads == "on"
-        results = run(args.clips, detection, args.threshold, args.track_threshold, not args.no_dlib, args.model, turned)
+        dlib = not args.no_dlib
+        results = run(
+            args.clips, detection, args.threshold, args.track_threshold, dlib, args.model, turned, args.learning
+        )
         total = totals(results)
         print(
             f"  total: named {total['named']}/{total['appearances']}, wrong {total['wrong']}, "

@@ -104,6 +104,35 @@ def track_labels(tracker: Tracker, result: FrameResult, now: float) -> list[Matc
     return labels
 
 
+def learn_ended(runtime: Runtime, tracker: Tracker) -> int:
+    """Named tracks that ended teach the gallery file (learn.py) when learning is on, and the loop
+    then matches with what was learned; how many templates joined. A gallery that cannot be written
+    is logged, never fatal."""
+    ended, tracker.ended = tracker.ended, []
+    config = runtime.config
+    if not config.learning.enabled or not ended:
+        return 0
+    pipeline = runtime.pipeline
+    lessons = [lesson_of(t, pipeline.matcher, config.camera) for t in ended]
+    model = (pipeline.embedder.fingerprint, pipeline.embedder.contract.preprocess_version)
+    try:
+        gallery, joined = teach(
+            config.gallery_path,
+            [lesson for lesson in lessons if lesson is not None],
+            config.learning,
+            config.threshold,
+            config.margin,
+            model,
+        )
+    except (OSError, SiamfaceError) as exc:
+        log.warning("learning: %s; the gallery is unchanged", exc)
+        return 0
+    if gallery is not None:
+        log.info("learned %d template(s) from tracks %s", joined, ", ".join(str(t.id) for t in ended))
+        pipeline.matcher = tracker.matcher = Matcher(gallery, config.threshold, config.margin)
+    return joined
+
+
 # A live source silent this long (seconds) is taken as gone and reopened, unless exit_after is shorter.
 STALL_AFTER = 10.0
 
@@ -206,7 +235,7 @@ class Runner:
                         {t.id: Snapshots.crop(frame, t.box) for t in tracker.tracks if t.last_seen == now}
                     )
                 self._emit(events, config.camera)
-                self._learn(runtime, tracker)
+                learn_ended(runtime, tracker)
                 if self._faces:  # tracks that ended undecided leave no leave event: drop their crops
                     live = {t.id for t in tracker.tracks}
                     self._faces = {k: v for k, v in self._faces.items() if k in live}
@@ -233,7 +262,7 @@ class Runner:
         finally:
             # However the loop ends, open tracks are decided on the frames they had and closed.
             self._emit(tracker.close(tracker_time, source.stills), runtime.config.camera)
-            self._learn(runtime, tracker)
+            learn_ended(runtime, tracker)
             self._close_sinks()
             self._notifier.stopping()
             try:
@@ -246,32 +275,6 @@ class Runner:
             split = ", ".join(f"{stage} {1000 * totals[stage] / self.frames:.1f}" for stage in STAGES)
             log.info("%d frames, %d faces; mean ms per frame: %s", self.frames, faces, split)
         return 0
-
-    def _learn(self, runtime: Runtime, tracker: Tracker) -> None:
-        """Named tracks that ended teach the gallery (learn.py), when learning is on; the loop then
-        matches with what was learned. A gallery that cannot be written is logged, never fatal."""
-        ended, tracker.ended = tracker.ended, []
-        config = runtime.config
-        if not config.learning.enabled or not ended:
-            return
-        pipeline = runtime.pipeline
-        lessons = [lesson_of(t, pipeline.matcher, config.camera) for t in ended]
-        model = (pipeline.embedder.fingerprint, pipeline.embedder.contract.preprocess_version)
-        try:
-            gallery, joined = teach(
-                config.gallery_path,
-                [lesson for lesson in lessons if lesson is not None],
-                config.learning,
-                config.threshold,
-                config.margin,
-                model,
-            )
-        except (OSError, SiamfaceError) as exc:
-            log.warning("learning: %s; the gallery is unchanged", exc)
-            return
-        if gallery is not None:
-            log.info("learned %d template(s) from tracks %s", joined, ", ".join(str(t.id) for t in ended))
-            pipeline.matcher = tracker.matcher = Matcher(gallery, config.threshold, config.margin)
 
     def _emit(self, events: list[TrackEvent], camera: str) -> None:
         for e in events:
