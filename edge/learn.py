@@ -21,10 +21,8 @@ import numpy as np
 from . import gallery as gallery_io
 from .gallery import Gallery, LearnedRecord
 from .loop.match import Matcher
-from .loop.track import Track
+from .loop.track import NULL_MEANS_MODEL, Track
 from .settings import is_cosine, setting
-
-NULL_MEANS_MODEL = "or null for the model's"
 
 
 @dataclass(frozen=True)
@@ -75,11 +73,16 @@ def lesson_of(track: Track, matcher: Matcher, camera: str) -> Lesson | None:
     if track.name not in matcher.names or track.total is None:
         return None
     scores = matcher.person_scores(track.template[None])[0]
-    me = matcher.names.index(track.name)
-    others = np.delete(scores, me)
-    margin = float(scores[me] - (others.max() if len(others) else -1.0))
+    mine, lead = _lead(scores, np.arange(len(scores)) == matcher.names.index(track.name))
     embeddings = np.stack([embedding for _, embedding in track.best])
-    return Lesson(track.name, float(scores[me]), margin, track.usable, embeddings, camera, track.id)
+    return Lesson(track.name, mine, lead, track.usable, embeddings, camera, track.id)
+
+
+def _lead(scores: np.ndarray, mine: np.ndarray) -> tuple[float, float]:
+    """(the best score among ``mine``, its lead over the best of the rest; -1 when there is none)."""
+    others = scores[~mine]
+    best = float(scores[mine].max())
+    return best, best - (float(others.max()) if len(others) else -1.0)
 
 
 def teach(
@@ -119,10 +122,7 @@ def admit(gallery: Gallery, lesson: Lesson, settings: LearningSettings, threshol
     me = names.index(lesson.name)
     joined = 0
     for embedding in lesson.embeddings[: settings.per_track]:
-        scores = enrolled @ embedding
-        mine = float(scores[owners == me].max())
-        others = scores[owners != me]
-        lead = mine - (float(others.max()) if len(others) else -1.0)
+        mine, lead = _lead(enrolled @ embedding, owners == me)
         # The photos must vouch for it: a learned template is never admitted through learned ones.
         if mine < threshold or lead < margin:
             continue

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import numpy as np
 from siamface.edge.atomic import write_atomically
 from siamface.edge.errors import SiamfaceError
 from siamface.edge.loop.blazeface import DEFAULT_BLAZEFACE, letterbox
+from siamface.train.cache import cache_root
 
 WHEEL = "mediapipe==0.10.21"
 FOLDER = "mediapipe/modules/face_detection/"
@@ -46,8 +46,7 @@ OPSET = 17
 
 def full_range_path() -> Path:
     """Where the full-range model is written and where the benchmarks look for it."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "siamface" / "blazeface-full-range.onnx"
+    return cache_root() / "blazeface-full-range.onnx"
 
 
 def fetch_tflite(folder: Path, model_range: str = "short") -> Path:
