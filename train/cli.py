@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="override objectives.distill_centre: centre the teacher's embeddings",
     )
+    parser.add_argument("--labels", choices=("given", "refine"), help="override labels: given or refine")
+    parser.add_argument("--start", help="override refine.start: the .keras network to refine")
+    parser.add_argument("--references", help="override refine.references: a folder of identity folders")
+    parser.add_argument("--captures", help="override refine.captures: a folder of unlabelled face photos")
+    parser.add_argument("--rounds", type=int, help="override refine.rounds")
     parser.add_argument("--epochs", type=int, help="override training.epochs")
     parser.add_argument("--steps", type=int, help="override training.steps_per_epoch")
     parser.add_argument("--batch-identities", type=int, help="override training.identities_per_batch")
@@ -42,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in the output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
+
+
+def _typed_path(value: str | None) -> str | None:
+    # A path typed on the command line means one relative to where it was typed, not to the recipe.
+    return str(Path(value).resolve()) if value else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,20 +75,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         "objectives.margin_softmax": args.margin_softmax,
         "objectives.distill_weight": args.distill,
         "objectives.distill_centre": args.distill_centre,
+        "labels": args.labels,
+        "refine.start": _typed_path(args.start),
+        "refine.references": _typed_path(args.references),
+        "refine.captures": _typed_path(args.captures),
+        "refine.rounds": args.rounds,
         "training.epochs": args.epochs,
         "training.steps_per_epoch": args.steps,
         "training.identities_per_batch": args.batch_identities,
         "training.weight_decay": args.weight_decay,
         "training.max_minutes": args.max_minutes,
         "training.seed": args.seed,
-        # A path typed on the command line means one relative to where it was typed, not to the recipe.
-        "output": str(Path(args.output).resolve()) if args.output else None,
+        "output": _typed_path(args.output),
     }
     try:
         recipe = load(args.config, overrides)
-        from .trainer import train
+        if recipe["labels"] == "refine":
+            from .refine_labels import refine
 
-        path = train(recipe, resume=not args.fresh, progress=not args.quiet)
+            path = refine(recipe, progress=not args.quiet)
+        else:
+            from .trainer import train
+
+            path = train(recipe, resume=not args.fresh, progress=not args.quiet)
     except SiamfaceError as exc:
         print(f"train-model: error: {exc}", file=sys.stderr)
         return 2

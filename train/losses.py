@@ -84,3 +84,12 @@ def distillation(embeddings: tf.Tensor, targets: tf.Tensor, has_target: tf.Tenso
     e = tf.boolean_mask(embeddings, has_target)
     t = tf.boolean_mask(targets, has_target)
     return _mean(1.0 - tf.reduce_sum(e * t, axis=1))
+
+
+def band(similarity: tf.Tensor, positive: tf.Tensor, negative: tf.Tensor, low: float, high: float) -> tf.Tensor:
+    """Same-person cosines below ``high`` pulled up to it, different-person ones above ``low`` pushed
+    down to it; pairs already on their side of the band cost nothing, so a network that already
+    tells most people apart keeps its geometry where it works."""
+    pos = tf.boolean_mask(similarity, positive)
+    neg = tf.boolean_mask(similarity, negative)
+    return _mean(tf.square(tf.nn.relu(high - pos))) + _mean(tf.square(tf.nn.relu(neg - low)))

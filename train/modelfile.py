@@ -30,6 +30,17 @@ def save_embedding_model(model, contract: ModelContract, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_run(out: Path, recipe, contract: ModelContract, model, similarity, report: dict) -> None:
+    """A run's results beside each other: the embedding model, the similarity model and report.json
+    (what made them first, then ``report``)."""
+    from siamface.edge.atomic import write_text_atomically
+
+    save_embedding_model(model, contract, out / "model.keras")
+    similarity.save(out / "similarity.keras")
+    report = {"recipe": recipe.values, "recipe_file": recipe.source, "contract": contract.to_metadata(), **report}
+    write_text_atomically(out / "report.json", json.dumps(report, indent=2, default=str))
+
+
 def read_contract(path: Path) -> ModelContract:
     try:
         with zipfile.ZipFile(path) as archive:

@@ -31,3 +31,28 @@ def training_curves(history: list[dict], path: Path) -> Path:
     path = _save(fig, path)
     plt.close(fig)
     return path
+
+
+def refine_rounds(rounds: list[dict], path: Path) -> Path:
+    """Captures labelled per round, and the labels' precision and recall where the truth is known."""
+    plt = _pyplot()
+    fig, (count_ax, rate_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    numbers = [row["round"] for row in rounds]
+    count_ax.plot(numbers, [row["labelled"] for row in rounds], marker="o", label="labelled")
+    if "strangers_labelled" in rounds[0]:
+        count_ax.plot(numbers, [row["strangers_labelled"] for row in rounds], marker="o", label="strangers labelled")
+    count_ax.set_xlabel("round (0: the starting network)")
+    count_ax.set_ylabel("captures")
+    count_ax.legend()
+    for key in ("precision", "recall"):
+        if key in rounds[0]:
+            rate_ax.plot(numbers, [row[key] for row in rounds], marker="o", label=key)
+    rate_ax.set_xlabel("round (0: the starting network)")
+    rate_ax.set_ylabel("labels (where the truth is known)")
+    for ax in (count_ax, rate_ax):
+        ax.set_xticks(numbers)
+    if rate_ax.lines:
+        rate_ax.legend()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path

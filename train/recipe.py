@@ -41,6 +41,7 @@ SCHEMA: dict[str, Any] = {
     },
     "objectives": {
         "pair": ((str,), "contrastive", f"one of {', '.join(PAIR_LOSSES)}"),
+        "push_strangers": ((bool,), True, "true to push captures far from every reference away from the household"),
         "pair_weight": ((float, int), 1.0, "a weight of at least 0"),
         "margin_softmax": ((str,), "arcface", f"one of {', '.join(MARGIN_SOFTMAX)}"),
         "margin_softmax_weight": ((float, int), 1.0, "a weight of at least 0"),
@@ -62,6 +63,26 @@ SCHEMA: dict[str, Any] = {
     "augment": {
         name: ((float, int), getattr(Augmentation(), name), "a number of at least 0")
         for name in Augmentation.__dataclass_fields__
+    },
+    "labels": ((str,), "given", "given (the identity folders of data.roots) or refine (see refine:)"),
+    "refine": {
+        "start": ((str, type(None)), None, "the .keras network to start from (train/dlib_resnet.py)"),
+        "scores_from": ((str, type(None)), None, "the ONNX model whose scores label, or null: the bundled one"),
+        "references": ((str, type(None)), None, "a folder of identity folders, a few photos of each person"),
+        "captures": ((str, type(None)), None, "a folder of face photos without labels (any layout)"),
+        "keep": ((list,), [], "more folders of faces (anyone) whose embeddings must not change"),
+        "keep_limit": ((int,), 1000, "at most this many of those faces, spread over them"),
+        "truth_from_folders": ((bool,), False, "true if each capture's folder names who it is (to measure)"),
+        "rounds": ((int,), 3, "a whole number of at least 1"),
+        "steps": ((int,), 150, "training steps a round, a whole number of at least 1"),
+        "learning_rate": ((float, int), 1e-4, "a positive number"),
+        "threshold": ((float, int, type(None)), None, "the score a label needs, or null: match.threshold"),
+        "margin": ((float, int, type(None)), None, "its lead over the next person, or null: match.margin"),
+        "pair_gap": ((float, int), 0.03, "different people are pushed this far below the threshold, 0 to 0.5"),
+        "push_strangers": ((bool,), True, "true to push captures far from every reference away from the household"),
+        "pair_weight": ((float, int), 1.0, "a weight of at least 0"),
+        "distill_weight": ((float, int), 1.0, "a weight above 0"),
+        "distill_per_batch": ((int,), 64, "faces of anyone a step keeps near the starting embedding, at least 1"),
     },
     "output": ((str,), "runs/model", "the output folder"),
 }
@@ -90,6 +111,17 @@ RANGES = {
     "training.max_minutes": lambda v: v > 0,
     "training.threads": lambda v: v >= 1,
     **{f"augment.{name}": (lambda v: v >= 0) for name in Augmentation.__dataclass_fields__},
+    "labels": lambda v: v in ("given", "refine"),
+    "refine.rounds": lambda v: v >= 1,
+    "refine.keep_limit": lambda v: v >= 1,
+    "refine.steps": lambda v: v >= 1,
+    "refine.learning_rate": lambda v: v > 0,
+    "refine.threshold": lambda v: -1 <= v <= 1,
+    "refine.margin": lambda v: 0 <= v <= 1,
+    "refine.pair_gap": lambda v: 0 <= v <= 0.5,
+    "refine.pair_weight": lambda v: v >= 0,
+    "refine.distill_weight": lambda v: v > 0,
+    "refine.distill_per_batch": lambda v: v >= 1,
 }
 
 
@@ -159,6 +191,14 @@ def parse(data: Any, source: str, overrides: dict[str, Any] | None = None) -> Re
     recipe = Recipe(source, check_section(data, SCHEMA, "", source, RANGES))
     recipe.roots = _roots(recipe["data.roots"], "data.roots", source, recipe)
     recipe.unlabeled = _roots(recipe["data.unlabeled"], "data.unlabeled", source, recipe)
+    if recipe["labels"] == "refine":
+        for key in ("refine.start", "refine.references", "refine.captures"):
+            if recipe[key] is None:
+                raise SiamfaceError(f"{source}: {key} is missing, expected a path (labels: refine needs it)")
+        if not recipe.path("refine.start").is_file():
+            start = recipe["refine.start"]
+            raise SiamfaceError(f"{source}: refine.start={start!r}: no such file, expected a .keras model")
+        return recipe
     if not recipe.roots:
         raise SiamfaceError(f"{source}: data.roots is empty, expected at least one folder of identity folders")
     if (recipe["data.pairs"] is None) != (recipe["data.pairs_images"] is None):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from siamface.edge.atomic import write_atomically, write_text_atomically
+from siamface.edge.atomic import write_atomically
 from siamface.edge.loop.preprocess import to_tensor
 
 from .augment import augment
@@ -262,15 +262,10 @@ def _restore(path: Path, model, heads, optimizer) -> tuple[int, list[dict]]:
 
 
 def _write_outputs(out: Path, recipe: Recipe, contract, model, similarity, history, pairs, started: float) -> None:
-    from .modelfile import save_embedding_model
+    from .modelfile import write_run
     from .plots import training_curves
 
-    save_embedding_model(model, contract, out / "model.keras")
-    similarity.save(out / "similarity.keras")
     report = {
-        "recipe": recipe.values,
-        "recipe_file": recipe.source,
-        "contract": contract.to_metadata(),
         "history": history,
         "dev_accuracy": history[-1].get("accuracy"),
         "untrained_accuracy": history[0].get("accuracy"),
@@ -278,5 +273,5 @@ def _write_outputs(out: Path, recipe: Recipe, contract, model, similarity, histo
         "wall_minutes": (time.perf_counter() - started) / 60,
         "validation_fallbacks": None if pairs is None else pairs.fallbacks,
     }
-    write_text_atomically(out / "report.json", json.dumps(report, indent=2, default=str))
+    write_run(out, recipe, contract, model, similarity, report)
     training_curves(history, out / "curves.png")
