@@ -84,6 +84,23 @@ def test_captures_get_the_label_of_their_nearest_reference_or_none():
     assert label_quality(swapped, truth)["precision"] < 0.1
 
 
+def test_an_unreadable_capture_is_skipped_and_said_and_a_broken_model_is_one_line(tmp_path, caplog):
+    from siamface.train.dlib_resnet import CONTRACT
+    from siamface.train.refine_labels import load_photos, model_scores
+
+    (members,) = dev_groups(2, 1)
+    photos = link(tmp_path / "captures", members)
+    (photos / "broken.jpg").write_bytes(b"not a picture")
+    found = load_photos(photos, CONTRACT, tmp_path / "cache", "refine.captures", progress=False)
+    assert len(found.paths) == len(found.chips) == 2 and found.no_face == 1  # both faces; the broken file skipped
+    assert not any(p.endswith("broken.jpg") for p in found.paths)
+    assert found.chips.shape[1:] == (CONTRACT.height, CONTRACT.width, 3) and found.chips.std() > 10
+    assert any("broken.jpg" in r.getMessage() for r in caplog.records)
+    (tmp_path / "model.onnx").write_bytes(b"not a model")
+    with pytest.raises(SiamfaceError, match=r"model\.onnx: not a loadable ONNX model"):
+        model_scores(tmp_path / "model.onnx")
+
+
 @pytest.mark.parametrize(
     "values, message",
     [

@@ -46,7 +46,7 @@ class Photos:
     chips: np.ndarray  # (N, H, W, C) uint8
     paths: list[str]
     folders: list[str]  # the folder each photo sits in: the identity, for references (and known truth)
-    no_face: int  # photos skipped: no single face stood out
+    no_face: int  # photos skipped: unreadable, or no single face stood out
 
 
 def folder_photos(root: Path) -> list[Path]:
@@ -73,7 +73,11 @@ def load_photos(
             return Photos(data["chips"], kept, [Path(p).parent.name for p in kept], int(data["no_face"]))
     detector, chips, kept = make_detector(), [], []
     for path in tqdm(paths, desc=f"faces in {root.name}", unit="photo", disable=not progress):
-        image = read_image(path)
+        try:
+            image = read_image(path)
+        except SiamfaceError as error:  # one unreadable snapshot among thousands is skipped, and said
+            log.warning("skipped: %s", error)
+            continue
         box = portrait_face(photo_faces(detector, image))
         if box is not None:
             chips.append(crop_face(image, box, contract))
@@ -155,16 +159,10 @@ def split_at_factorised(model):
 
 def model_scores(path: Path | None) -> dict[str, float]:
     """The naming scores written into an ONNX model's metadata (the bundled one by default)."""
-    import onnx
+    from siamface.edge.loop.embed import DEFAULT_MODEL, Embedder
 
-    from siamface.edge.loop.embed import DEFAULT_MODEL
-
-    path = Path(path) if path else DEFAULT_MODEL
-    try:
-        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError) as error:  # type: ignore[attr-defined]
-        raise SiamfaceError(f"refine.scores_from {path}: cannot read the model ({error})") from None
-    return ModelContract.from_metadata(meta, str(path)).scores
+    # The device's own reader: the same one-line errors for a missing or broken file.
+    return Embedder(path or DEFAULT_MODEL).contract.scores
 
 
 def refine(recipe: Recipe, progress: bool = True) -> Path:
