@@ -32,10 +32,11 @@ import yaml
 
 from siamface.edge.evaluation.lfw_metrics import kfold_accuracy
 from siamface.edge.evaluation.pairs import image_path, read_pairs
+from siamface.edge.loop.embed import l2_normalize
 from siamface.edge.loop.preprocess import to_tensor
 from siamface.train.cache import cache_root
 from siamface.train.recipe import parse
-from siamface.train.refine_labels import load_photos, model_scores, nearest_labels, normalise, refine
+from siamface.train.refine_labels import load_photos, model_scores, nearest_labels, refine
 
 from .frames import DATA
 
@@ -154,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         return everyone.chips[[index[p] for p in paths]]
 
     def embedder(model):
-        return lambda chips: normalise(np.asarray(model.predict(to_tensor(chips, contract), batch_size=64, verbose=0)))
+        return lambda chips: l2_normalize(
+            np.asarray(model.predict(to_tensor(chips, contract), batch_size=64, verbose=0))
+        )
 
     results = []
     for seed in range(args.seeds):

