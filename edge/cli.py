@@ -42,6 +42,7 @@ def load_config(args: argparse.Namespace) -> Config:
         ("match.margin", args.margin, "--margin"),
         ("match.track_threshold", args.track_threshold, "--track-threshold"),
         ("model.threads", args.threads, "--threads"),
+        ("web.listen", getattr(args, "web", None), "--web"),
     ):
         if value is not None:
             overrides[key] = (value, flag)
@@ -409,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="run the loop; one JSON line per recognition on stdout")
     run.add_argument("--max-frames", type=int, help="stop after this many frames")
     run.add_argument("--annotate", help="write annotated frames to this folder, or a .mp4/.avi file")
+    run.add_argument(
+        "--web", metavar="HOST:PORT", help="serve the page here for this run (override web.listen; 127.0.0.1:8080)"
+    )
     run.set_defaults(func=cmd_run)
 
     enroll = sub.add_parser("enroll", parents=[common], help="build or update the gallery from the config's people")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import glob
+import ipaddress
 import logging
+import os
 import urllib.parse
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -100,6 +102,12 @@ class Config:
         "mqtt.password_file", None, "a file holding the password (readable by the service only), or null"
     )
     mqtt_tls: bool = setting("mqtt.tls", False, "true or false")
+    mqtt_discovery: str | None = setting(
+        "mqtt.discovery_prefix",
+        "homeassistant",
+        "Home Assistant's MQTT discovery prefix, or null to announce no entities",
+        lambda v: bool(v) and not set(v) & set("+#"),
+    )
     prometheus_port: int | None = setting(
         "prometheus.port",
         None,
@@ -110,6 +118,28 @@ class Config:
     snapshots_max_files: int = setting("snapshots.max_files", 200, "the most crops kept, at least 1", lambda v: v >= 1)
     snapshots_max_age_days: float = setting(
         "snapshots.max_age_days", 7.0, "days a crop is kept, above 0", lambda v: v > 0
+    )
+    web_listen: str | None = setting(
+        "web.listen",
+        None,
+        "HOST:PORT for the page (127.0.0.1:8080: this machine only), or null for no page",
+        lambda v: parse_listen(v) is not None,
+    )
+    web_token_env: str | None = setting(
+        "web.token_env", None, "the name of an environment variable holding the page's token, or null"
+    )
+    web_token_file: str | None = setting(
+        "web.token_file", None, "a file holding the page's token (readable by the service only), or null"
+    )
+    state_dir: Path | None = setting(
+        "web.state_dir",
+        None,
+        "a folder for visitors and event crops, or null for $STATE_DIRECTORY (systemd's) or ~/.local/state/siamface",
+    )
+    crops_max_files: int = setting("web.max_crops", 500, "the most event crops kept, at least 10", lambda v: v >= 10)
+    crops_max_age_days: float = setting("web.max_age_days", 7.0, "days a crop is kept, above 0", lambda v: v > 0)
+    live_fps: float = setting(
+        "web.live_fps", 2.0, "live images a second at most, above 0 and at most 10", lambda v: 0 < v <= 10
     )
     exit_after: float = setting(
         "service.exit_after", 60.0, "seconds without frames before exiting non-zero, above 0", lambda v: v > 0
@@ -129,6 +159,7 @@ class Config:
     # Not settings: what the settings above give.
     webhook_token: str | None = None
     mqtt_password: str | None = None
+    web_token: str | None = None
     source_given: bool = True  # False: the config (or its absence) left `source` at the default, camera 0
 
     @property
@@ -158,6 +189,35 @@ class Config:
                 )
             found.extend(Path(m) for m in matches)
         return found
+
+
+def parse_listen(text: object) -> tuple[str, int] | None:
+    """(host, port) of "HOST:PORT" ("[::1]:8080" for IPv6), or None when it is not one."""
+    if not isinstance(text, str) or ":" not in text:
+        return None
+    host, _, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        return None
+    return host, int(port)
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether only this machine can reach ``listen``."""
+    host = parse_listen(listen)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any address
+        return False
+
+
+def default_state_dir() -> Path:
+    """systemd's StateDirectory= when run by the unit, else the user's XDG state folder."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "siamface"
 
 
 def check_name(name: object, where: str) -> str:
@@ -260,6 +320,13 @@ def parse(data: Any, path: Path | None, overrides: dict[str, tuple[Any, str]] | 
     config.log_level = config.log_level.lower()
     config.webhook_token = read_secret(config.webhook_token_env, config.webhook_token_file, "webhook.token")
     config.mqtt_password = read_secret(config.mqtt_password_env, config.mqtt_password_file, "mqtt.password")
+    config.web_token = read_secret(config.web_token_env, config.web_token_file, "web.token")
+    if config.web_listen is not None and config.web_token is None and not is_loopback(config.web_listen):
+        label = flags.get("web.listen") or f"{where}: web.listen"
+        raise SiamfaceError(
+            f"{label} {config.web_listen} is reachable from other machines, so the page needs a token: "
+            "set web.token_env or web.token_file, or listen on 127.0.0.1"
+        )
     if config.model_path is None:
         config.model_path = DEFAULT_MODEL
     else:
@@ -278,6 +345,7 @@ def parse(data: Any, path: Path | None, overrides: dict[str, tuple[Any, str]] | 
         config.annotate = config.resolve(config.annotate)
     if config.snapshots is not None:
         config.snapshots = config.resolve(config.snapshots)
+    config.state_dir = config.resolve(config.state_dir) if config.state_dir is not None else default_state_dir()
     return config
 
 

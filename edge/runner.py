@@ -163,6 +163,7 @@ class Runner:
         self.reconnects = 0
         self.frames = 0
         self._faces: dict[int, np.ndarray] = {}  # track -> its latest face crop, when snapshots are on
+        self._web = None  # the page (web/feed.py), when web.listen is set
         # kind -> (the settings it was built from, the output or None); see sink_settings
         self._sinks: dict[str, tuple[tuple | None, object]] = dict.fromkeys(SINKS, (None, None))
 
@@ -187,7 +188,16 @@ class Runner:
         reading = source_path(runtime.config.source, runtime.config.base_dir)
         output = AnnotatedOutput(annotate, source=reading) if annotate else None
         self._swap_sinks(self._build_sinks(runtime.config))  # an output that cannot work stops us here
-        source = open_source(runtime.config.source, runtime.config.base_dir, self._waiting(runtime.config))
+        if runtime.config.web_listen:
+            from .web.feed import WebFeed  # with the page off, nothing of it is imported
+
+            self._web = WebFeed(runtime.config, runtime.pipeline.embedder)
+        self._announce(runtime)
+        try:
+            source = open_source(runtime.config.source, runtime.config.base_dir, self._waiting(runtime.config))
+        except BaseException:
+            self._close_sinks()
+            raise
         log.info(
             "running on %s with %d people enrolled; detection: %s",
             source.name,
@@ -201,6 +211,7 @@ class Runner:
         last_frame = window_start = self._clock()
         window_frames = 0
         ready = False
+        ended = False  # the source ran out (a file or folder), as opposed to a stop or --max-frames
         try:
             while not self._stop and (self._max_frames is None or self.frames < self._max_frames):
                 if self._reload:
@@ -211,6 +222,9 @@ class Runner:
                         self._emit(tracker.close(tracker_time, old_source.stills), runtime.config.camera)
                     tracker.settings = runtime.config.tracking  # open tracks carry on
                     tracker.matcher = runtime.pipeline.matcher
+                    self._announce(runtime)
+                if self._web and self._web.take_gallery_change():
+                    self._take_gallery(runtime, tracker)
                 try:
                     frame = source.read()
                 except SiamfaceError as exc:
@@ -222,6 +236,7 @@ class Runner:
                     source = reopened
                     continue
                 if frame is None:  # the end of a file or folder, or a stop while waiting for a frame
+                    ended = not self._stop
                     break
                 last_frame = self._clock()
                 if not ready:
@@ -239,8 +254,12 @@ class Runner:
                 if self._faces:  # tracks that ended undecided leave no leave event: drop their crops
                     live = {t.id for t in tracker.tracks}
                     self._faces = {k: v for k, v in self._faces.items() if k in live}
-                if output:
-                    output.write(self.frames, draw(frame, result.boxes, track_labels(tracker, result, now)))
+                if output or self._web:
+                    labels = track_labels(tracker, result, now)
+                    if output:
+                        output.write(self.frames, draw(frame, result.boxes, labels))
+                    if self._web:
+                        self._web.frame(frame, result.boxes, labels, tracker, now)
                 self._notifier.watchdog()  # only after a frame was really processed
                 for stage, seconds in result.seconds.items():
                     totals[stage] += seconds
@@ -263,6 +282,8 @@ class Runner:
             # However the loop ends, open tracks are decided on the frames they had and closed.
             self._emit(tracker.close(tracker_time, source.stills), runtime.config.camera)
             learn_ended(runtime, tracker)
+            if ended and self._web:
+                self._linger(runtime, tracker)
             self._close_sinks()
             self._notifier.stopping()
             try:
@@ -278,14 +299,18 @@ class Runner:
 
     def _emit(self, events: list[TrackEvent], camera: str) -> None:
         for e in events:
-            line = Event(
-                utc_now(), camera, e.kind, e.track, e.name, round(e.score, 4), e.box, self.frames, e.previous
-            ).to_json()
+            visitor = self._web.visitor_for(e) if self._web else None
+            event = Event(
+                utc_now(), camera, e.kind, e.track, e.name, round(e.score, 4), e.box, self.frames, e.previous, visitor
+            )
+            line = event.to_json()
             emit_line(line)
+            if self._web:
+                self._web.event(event, e)
             if self._webhook:
                 self._webhook.send(line)
             if self._mqtt:
-                self._mqtt.publish(line, e.name)
+                self._mqtt.publish(line, event)
             if self._metrics:
                 self._metrics.events.labels(e.kind, "unknown" if e.name == UNKNOWN else "named").inc()
             face = self._faces.get(e.track)
@@ -294,6 +319,31 @@ class Runner:
                     self._snapshots.save(face, f"track{e.track}")
                 except OSError as exc:  # a full disk loses a crop, never the service
                     log.warning("snapshot of track %d not saved: %s", e.track, exc)
+
+    def _announce(self, runtime: Runtime) -> None:
+        """Home Assistant learns who is enrolled (outputs/mqtt.py), at start and on every change."""
+        if self._mqtt:
+            self._mqtt.announce(runtime.pipeline.matcher.names)
+
+    def _take_gallery(self, runtime: Runtime, tracker: Tracker) -> None:
+        """The gallery the page wrote, taken between frames; one the loop cannot use is refused."""
+        try:
+            matcher = load_matcher(runtime.config, runtime.pipeline.embedder)
+        except SiamfaceError as exc:
+            log.error("the page's change to the gallery is not taken: %s", exc)
+            return
+        runtime.pipeline.matcher = tracker.matcher = matcher
+        self._announce(runtime)
+        log.info("gallery changed on the page: %d people enrolled", len(matcher.names))
+
+    def _linger(self, runtime: Runtime, tracker: Tracker) -> None:
+        """The source ended with the page on: the page stays up (to name whoever was seen) until a stop."""
+        log.info("%s ended; the page stays up until stopped (Ctrl-C)", runtime.config.source)
+        while not self._stop:
+            self._stopping.wait(0.5)
+            self._notifier.watchdog()
+            if self._web.take_gallery_change():
+                self._take_gallery(runtime, tracker)
 
     @property
     def _webhook(self) -> Webhook | None:
@@ -333,6 +383,8 @@ class Runner:
     def _close_sinks(self) -> None:
         for _, sink in self._sinks.values():
             _close(sink)
+        _close(self._web)
+        self._web = None
 
     def _waiting(self, config: Config) -> Waiting:
         """How live sources wait for frames: woken by a stop, feeding the watchdog meanwhile, and
@@ -393,6 +445,8 @@ class Runner:
         if new_source is not source:
             source.close()
         self._swap_sinks(built)
+        if self._web:
+            self._web.reconfigure(new.config)
         log.info(
             "reloaded: %d people enrolled, threshold %.3f, track threshold %.3f",
             len(new.pipeline.matcher.names),
@@ -414,6 +468,7 @@ def sink_settings(config: Config) -> dict[str, tuple]:
             config.mqtt_username,
             config.mqtt_password,
             config.mqtt_tls,
+            config.mqtt_discovery,
         ),
         "metrics": (config.prometheus_port,),
         "snapshots": (config.snapshots, config.snapshots_max_files, config.snapshots_max_age_days),

@@ -111,3 +111,76 @@ def test_prometheus_endpoint_counts_frames_faces_and_events(tmp_path):
     assert "siamface_frames_total 3.0" in body
     assert 'siamface_events_total{event="enter",outcome="named"} 1.0' in body
     assert 'siamface_stage_seconds_count{stage="detect"} 1.0' in body
+
+
+def retained(port: int, topic: str) -> dict[str, str]:
+    """What a subscriber arriving now is given on ``topic``: the retained messages, by topic."""
+    client, messages = subscribe(port, topic)
+    client.loop_stop()
+    client.disconnect()
+    return {t: payload for t, payload, kept in messages if kept}
+
+
+def test_home_assistant_discovers_each_person_with_presence_last_seen_and_camera(broker, tmp_path, capsys):
+    gallery = tmp_path / "g.npz"
+    photo = str(REPO / "samples" / "astronaut.jpg")
+    assert main(["enroll", "--quiet", "--gallery", str(gallery), "--person", "eileen_collins", photo]) == 0
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"source: {REPO / 'samples' / 'frames'}\ngallery: {gallery}\ncamera: front door\n"
+        f"mqtt:\n  host: 127.0.0.1\n  port: {broker}\n  topic_prefix: ha-test\n"
+    )
+    client, messages = subscribe(broker, "ha-test/front_door/person/eileen_collins/state")
+    assert main(["run", "--config", str(config)]) == 0
+    time.sleep(0.5)
+    client.loop_stop()
+    client.disconnect()
+    assert [payload for _, payload, _ in messages] == ["ON", "OFF"]  # enter, then leave
+
+    found = retained(broker, "homeassistant/#")
+    configs = {topic: json.loads(payload) for topic, payload in found.items()}
+    person = [c for t, c in configs.items() if t.startswith("homeassistant/binary_sensor/siamface_front_door")]
+    assert len(person) == 1 and person[0]["name"] == "eileen_collins"
+    assert person[0]["device_class"] == "presence"
+    assert person[0]["availability_topic"] == "ha-test/front_door/availability"
+    assert person[0]["device"]["name"] == "siamface front door"
+    state = retained(broker, person[0]["state_topic"])
+    assert list(state.values()) == ["OFF"]  # away, for whoever asks later
+    attributes = json.loads(retained(broker, person[0]["json_attributes_topic"]).popitem()[1])
+    assert attributes["camera"] == "front door" and attributes["last_seen"].startswith("20")
+    visitor = [c for t, c in configs.items() if t.startswith("homeassistant/event/siamface_front_door")]
+    assert visitor[0]["event_types"] == ["visitor"]
+
+    # Removed from the gallery while the service was stopped: its next start removes her entity from
+    # Home Assistant (an empty retained config), and announces nobody in her place.
+    assert main(["gallery", "remove", "--gallery", str(gallery), "eileen_collins"]) == 0
+    assert main(["run", "--config", str(config)]) == 0
+    time.sleep(0.5)
+    left = retained(broker, "homeassistant/binary_sensor/#")
+    assert left == {}, left
+
+
+def test_a_stranger_reaches_home_assistant_as_a_visitor_event(broker, tmp_path):
+    pytest.importorskip("bottle", reason="visitors are the page's: the [web] extra")
+    from .page import Page, write_config
+
+    config = write_config(
+        tmp_path,
+        str(REPO / "samples" / "frames"),
+        {"nobody": [str(REPO / "samples" / "astronaut.jpg")]},
+        mqtt={"host": "127.0.0.1", "port": broker},
+    )
+    from siamface.edge import gallery as gallery_io
+
+    gallery = gallery_io.load(tmp_path / "gallery.npz")
+    gallery.people = {}  # Eileen is a stranger here
+    gallery_io.save(gallery, tmp_path / "gallery.npz")
+    client, messages = subscribe(broker, "siamface/door/visitor")
+    with Page(config) as page:
+        page.wait_for_end_of_source()
+        page.stop()
+    time.sleep(0.5)
+    client.loop_stop()
+    client.disconnect()
+    arrivals = [json.loads(payload) for _, payload, _ in messages]
+    assert [(a["event_type"], a["visitor"], a["camera"]) for a in arrivals] == [("visitor", "v1", "door")]

@@ -100,6 +100,8 @@ class TrackEvent:
     score: float
     box: tuple[int, int, int, int]
     previous: str | None = None  # for "identified": the name announced before
+    # The track's template then (the page groups strangers and corrects names by it); not compared.
+    template: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def iou(a, b) -> float:
@@ -255,7 +257,7 @@ class Tracker:
             track.name, track.score = match.name, match.score
             if not track.announced:
                 return self._decide(track, match.name, match.score, now)
-            return [TrackEvent("identified", track.id, track.name, track.score, track.box, UNKNOWN)]
+            return [TrackEvent("identified", track.id, track.name, track.score, track.box, UNKNOWN, track.template)]
         if len(track.recent) == track.recent.maxlen:
             lately = self._name(template_of(np.stack(track.recent)), len(track.recent))
             if lately.name not in (UNKNOWN, track.name):
@@ -286,7 +288,7 @@ class Tracker:
         elif self._seen_stranger(track, now):
             return []
         track.announced = True
-        return [TrackEvent("enter", track.id, name, score, track.box)]
+        return [TrackEvent("enter", track.id, name, score, track.box, template=track.template)]
 
     def _seen_stranger(self, track: Track, now: float) -> bool:
         """The same rules for a stranger, known by the template alone: one who is still here, or who
@@ -313,4 +315,5 @@ class Tracker:
             self._strangers_left.append((now, track.template))
         if not track.announced:
             return events
-        return [*events, TrackEvent("leave", track.id, track.name, track.score, track.box)]
+        template = track.template if track.total is not None else None
+        return [*events, TrackEvent("leave", track.id, track.name, track.score, track.box, template=template)]

@@ -22,11 +22,13 @@ class Event:
     box: tuple[int, int, int, int]
     frame: int
     previous: str | None = None  # for "identified": the name announced before ("unknown")
+    visitor: str | None = None  # for an unknown face, with the page on: the recurring stranger it is
 
     def to_json(self) -> str:
         fields = asdict(self)
-        if fields["previous"] is None:
-            del fields["previous"]
+        for optional in ("previous", "visitor"):
+            if fields[optional] is None:
+                del fields[optional]
         return json.dumps(fields, separators=(",", ":"))
 
 

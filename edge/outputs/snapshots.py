@@ -43,6 +43,11 @@ class Snapshots:
         self.prune()
         return path
 
+    def find(self, name: str) -> Path | None:
+        """The crop saved as ``name`` (a saved path's stem), found by listing the folder: a name from
+        outside (a web request) never becomes part of a path."""
+        return next((p for p in self.folder.glob("*.jpg") if p.stem == name), None)
+
     def prune(self) -> None:
         files = sorted(self.folder.glob("*.jpg"), key=lambda p: p.stat().st_mtime)
         now = time.time()
