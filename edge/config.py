@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import ipaddress
 import logging
 import os
 import urllib.parse
@@ -204,6 +203,8 @@ def parse_listen(text: object) -> tuple[str, int] | None:
 
 def is_loopback(listen: str) -> bool:
     """Whether only this machine can reach ``listen``."""
+    import ipaddress  # only with the page configured
+
     host = parse_listen(listen)[0]
     if host == "localhost":
         return True

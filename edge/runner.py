@@ -339,6 +339,7 @@ class Runner:
     def _linger(self, runtime: Runtime, tracker: Tracker) -> None:
         """The source ended with the page on: the page stays up (to name whoever was seen) until a stop."""
         log.info("%s ended; the page stays up until stopped (Ctrl-C)", runtime.config.source)
+        self._web.board.nobody()
         while not self._stop:
             self._stopping.wait(0.5)
             self._notifier.watchdog()

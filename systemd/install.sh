@@ -32,7 +32,8 @@ if [ "$picamera2" = yes ]; then
   system_numpy=$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
   if [ -n "$system_numpy" ]; then echo "numpy==$system_numpy" >"$constraints"; fi
 fi
-"$prefix/venv/bin/pip" install --quiet -c "$constraints" "$repo"
+# [web]: the page (off until web.listen is set in the config), one small pure-Python file.
+"$prefix/venv/bin/pip" install --quiet -c "$constraints" "$repo[web]"
 if [ "$picamera2" = yes ] && ! error=$("$prefix/venv/bin/python" -c 'import picamera2' 2>&1 | tail -1); then
   echo "install.sh: $prefix/venv: picamera2 does not import ($error); expected it to, from apt's python3-picamera2" >&2
   exit 1

@@ -51,6 +51,11 @@ class Board:
         with self._lock:
             self._jpeg, self._jpeg_index, self._tracks = jpeg, self._jpeg_index + 1, tracks
 
+    def nobody(self) -> None:
+        """The source ended: the last picture stays, nobody is in view."""
+        with self._lock:
+            self._tracks = []
+
     def live(self) -> tuple[bytes | None, int, list[LiveTrack]]:
         with self._lock:
             return self._jpeg, self._jpeg_index, list(self._tracks)

@@ -112,9 +112,11 @@ class PageServer:
         """A change's outcome as a page: what was done, or the one-line reason it was refused."""
         try:
             message = action()
-        except SiamfaceError as exc:
+        except (SiamfaceError, OSError) as exc:  # a full disk refuses the change; the page and the loop go on
+            reason = str(exc) if isinstance(exc, SiamfaceError) else f"{exc.filename or 'a file'}: {exc.strerror}"
+            log.warning("web: refused: %s", reason)
             bottle.response.status = 400
-            return self._page("message", message=str(exc), back=where, ok=False)
+            return self._page("message", message=reason, back=where, ok=False)
         self._board.gallery_changed.set()
         log.info("web: %s", message)
         return self._page("message", message=message, back=where, ok=True)
