@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from ..config import Config
+from ..errors import SiamfaceError
 from ..loop.embed import Embedder
 from ..loop.match import UNKNOWN, Match
 from ..loop.track import Tracker, TrackEvent
@@ -30,7 +31,12 @@ CROPS_PER_TRACK = 6
 
 class WebFeed:
     def __init__(self, config: Config, embedder: Embedder) -> None:
-        from .server import PageServer  # the web library is loaded here, with the page on, never otherwise
+        try:  # the web library is loaded here, with the page on, never otherwise
+            from .server import PageServer
+        except ImportError as exc:
+            raise SiamfaceError(
+                f"web.listen is set but {exc.name} is not installed: pip install 'siamface[web]'"
+            ) from None
 
         state = config.state_dir
         self.crops = Snapshots(state / "crops", config.crops_max_files, config.crops_max_age_days)
