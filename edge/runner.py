@@ -188,12 +188,12 @@ class Runner:
         reading = source_path(runtime.config.source, runtime.config.base_dir)
         output = AnnotatedOutput(annotate, source=reading) if annotate else None
         self._swap_sinks(self._build_sinks(runtime.config))  # an output that cannot work stops us here
-        if runtime.config.web_listen:
-            from .web.feed import WebFeed  # with the page off, nothing of it is imported
-
-            self._web = WebFeed(runtime.config, runtime.pipeline.embedder)
-        self._announce(runtime)
         try:
+            if runtime.config.web_listen:
+                from .web.feed import WebFeed  # with the page off, nothing of it is imported
+
+                self._web = WebFeed(runtime.config, runtime.pipeline.embedder)
+            self._announce(runtime)
             source = open_source(runtime.config.source, runtime.config.base_dir, self._waiting(runtime.config))
         except BaseException:
             self._close_sinks()

@@ -61,10 +61,25 @@ def test_a_stranger_who_comes_back_keeps_their_visitor_id(tmp_path):
         with Page(config) as page:
             page.wait_for_end_of_source()
             visits.append({e.get("visitor") for e in page.events()})
+            _, html, _ = request(f"{page.url}/visitors")
             page.stop()
     assert visits == [{"v1"}, {"v1"}]
+    assert "<b>v1</b> · 2 visits" in html
     header = json.loads(bytes(np.load(tmp_path / "state" / "visitors.npz")["header"]).decode())
     assert [(v["id"], v["visits"]) for v in header["visitors"]] == [("v1", 2)]
+    crops = {c for _, c in header["visitors"][0]["crops"]}
+    assert crops and crops <= {p.stem for p in (tmp_path / "state" / "crops").glob("*.jpg")}
+
+    # Forgotten on the page: the visitor and their crops are gone.
+    with Page(config) as page:
+        page.wait_for_end_of_source()
+        _, html, _ = request(f"{page.url}/visitors")
+        status, body, _ = request(f"{page.url}/visitors/v1/forget", {"csrf": csrf_of(html)})
+        assert status == 200 and "v1 forgotten" in body, body
+        page.stop()
+    header = json.loads(bytes(np.load(tmp_path / "state" / "visitors.npz")["header"]).decode())
+    assert header["visitors"] == []
+    assert not crops & {p.stem for p in (tmp_path / "state" / "crops").glob("*.jpg")}
 
 
 def test_every_change_needs_the_csrf_token_and_the_right_host(tmp_path):
@@ -149,3 +164,23 @@ def test_wrong_removes_the_learned_templates_that_named_a_track_and_records_it(t
     assert after.learned.get("eileen_collins", []) == [] and len(after.people["eileen_collins"]) == 1
     record = json.loads((tmp_path / "state" / "corrections.jsonl").read_text().splitlines()[-1])
     assert record["named"] == "eileen_collins" and record["learned_removed"] == 1
+
+
+def test_a_port_in_use_is_one_line_and_nothing_is_left_running(tmp_path):
+    import socket
+
+    config = write_config(tmp_path, SAMPLES, EILEEN)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "siamface.edge.cli", "run", "--config", str(config), "--web", f"127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"face-edge: error: web.listen 127.0.0.1:{port}: cannot listen there (Address already in use)"
+    )

@@ -60,7 +60,7 @@ def main() -> None:
         tab.goto(f"{url}/visitors")
         tab.screenshot(path=OUT / "visitors.png")
         tab.locator("#v1 input[name=name]").fill("eileen_collins")
-        tab.locator("#v1 button").click()
+        tab.locator("#v1 button", has_text="Enrol").click()
         process.send_signal(signal.SIGTERM)
         process.wait()
 

@@ -118,6 +118,19 @@ def _harmless(
     return chosen
 
 
+def forget_visitor(visitors: Visitors, crops: Snapshots, visitor_id: str) -> str:
+    """A stranger the owner does not want kept: their templates and crops are deleted."""
+    visitor = visitors.get(visitor_id)
+    if visitor is None:
+        raise SiamfaceError(f"visitor {visitor_id}: not found (named or forgotten already?)")
+    for _, crop in visitor.crops:
+        path = crops.find(crop)
+        if path is not None:
+            path.unlink(missing_ok=True)
+    visitors.remove(visitor_id)
+    return f"{visitor_id} forgotten, with {len(visitor.crops)} crop(s)"
+
+
 def correct(config: Config, visitors: Visitors, event: PageEvent) -> str:
     """A named event was wrong: the person's learned templates that named it are removed (photos
     enrolled on purpose stay), the correction is recorded, and the face becomes a visitor, to be

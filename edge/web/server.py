@@ -76,7 +76,7 @@ class PageServer:
         app.route("/live.jpg", callback=self._live_jpeg)
         app.route("/api/live", callback=self._live_json)
         app.route("/events", callback=lambda: self._page("events", events=self._board.events()))
-        app.route("/visitors", callback=lambda: self._page("visitors", visitors=self._visitors.listing()))
+        app.route("/visitors", callback=self._visitors_page)
         app.route("/people", callback=self._people)
         app.route("/crop/<crop_id>", callback=self._crop)
         app.route("/photo/<crop_id>", callback=self._photo)
@@ -84,6 +84,7 @@ class PageServer:
         app.route("/login", callback=lambda: self._page("login", message=""))
         app.post("/login", callback=self._login)
         app.post("/visitors/<visitor_id>/name", callback=self._name_visitor)
+        app.post("/visitors/<visitor_id>/forget", callback=self._forget_visitor)
         app.post("/events/<event_id:int>/wrong", callback=self._wrong)
         app.post("/people/remove", callback=self._remove)
         return app
@@ -108,7 +109,7 @@ class PageServer:
             layout, body=body, view=view, camera=self.config.camera, status=status, signed=self.guard.token is not None
         )
 
-    def _done(self, where: str, action) -> str:
+    def _done(self, where: str, action, gallery: bool = True) -> str:
         """A change's outcome as a page: what was done, or the one-line reason it was refused."""
         try:
             message = action()
@@ -117,7 +118,8 @@ class PageServer:
             log.warning("web: refused: %s", reason)
             bottle.response.status = 400
             return self._page("message", message=reason, back=where, ok=False)
-        self._board.gallery_changed.set()
+        if gallery:
+            self._board.gallery_changed.set()
         log.info("web: %s", message)
         return self._page("message", message=message, back=where, ok=True)
 
@@ -134,6 +136,12 @@ class PageServer:
         _, index, tracks = self._board.live()
         bottle.response.content_type = "application/json"
         return json.dumps({"frame": index, "tracks": [t.__dict__ for t in tracks]})
+
+    def _visitors_page(self) -> str:
+        """Each visitor with the crops the store still holds (it prunes by count and age)."""
+        kept = {p.stem for p in self._crops.folder.glob("*.jpg")}
+        visitors = [(v, [c for _, c in v.crops if c in kept]) for v in self._visitors.listing()]
+        return self._page("visitors", visitors=visitors)
 
     def _people(self) -> str:
         try:
@@ -190,6 +198,10 @@ class PageServer:
                 self.config, self._embedder, self._visitors, self._crops, visitor_id, name, self._board.named()
             ),
         )
+
+    def _forget_visitor(self, visitor_id: str) -> str:
+        forget = lambda: changes.forget_visitor(self._visitors, self._crops, visitor_id)  # noqa: E731
+        return self._done("/visitors", forget, gallery=False)
 
     def _wrong(self, event_id: int) -> str:
         event = self._board.event(event_id)

@@ -4,10 +4,10 @@
 <p class="quiet">No visitors yet.</p>
 % end
 <ul class="cards">
-% for v in visitors:
+% for v, shown in visitors:
   <li class="card visitor" id="{{v.id}}">
     <div class="crops">
-    % for side, crop in v.crops:
+    % for crop in shown:
       <img src="/crop/{{crop}}" alt="{{v.id}}">
     % end
     </div>
@@ -18,6 +18,10 @@
         <input type="hidden" name="csrf" value="{{csrf}}">
         <label>This is <input name="name" required maxlength="64" placeholder="name"></label>
         <button>Enrol</button>
+      </form>
+      <form method="post" action="/visitors/{{v.id}}/forget" data-confirm="Forget {{v.id}} and delete their crops?">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <button class="quiet">Forget</button>
       </form>
     </div>
   </li>
