@@ -6,8 +6,9 @@ Each run is a fresh `face-edge run` over a shared clip at the shipped settings. 
 configured. On: `--web 127.0.0.1:PORT` with a client polling the live view ten times a second, as an
 open Live page does. `--against REV` also runs the device code of another commit (git archive of its
 edge/) with the page off: the loop before the page existed. Time per frame is the loop's own, from
-its log (first frame to the source's end); memory is the peak RSS (VmHWM). The import cost is that
-of the page's modules and bottle in a process that already holds the loop.
+its log (first frame to the source's end); memory is the peak RSS (VmHWM); start-up is a one-frame
+run's wall time, page off. The import cost is that of the page's modules and bottle in a process
+that already holds the loop.
 """
 
 from __future__ import annotations
@@ -111,6 +112,17 @@ def run_once(config: Path, web: bool, pythonpath: Path | None = None) -> dict:
     return {"ms_per_frame": 1000 * (ended - started) / frames, "peak_rss_mb": peak}
 
 
+def start_up(config: Path, pythonpath: Path | None = None) -> float:
+    """Seconds from process start to the end of a one-frame run (page off): start-up and one frame."""
+    if pythonpath:
+        config = config.with_name("config-before.yaml")
+    env = {**os.environ, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {})}
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "siamface.edge.cli", "run", "--config", str(config), "--max-frames", "1"]
+    subprocess.run(command, env=env, capture_output=True, check=True)
+    return time.perf_counter() - started
+
+
 def _poll(port: int, stop: threading.Event) -> None:
     while not stop.wait(0.1):
         for path in ("/api/live", "/live.jpg"):
@@ -150,6 +162,10 @@ def main() -> None:
         for _ in range(args.runs):  # interleaved, so that the machine's drift falls on every variant alike
             for name, (web, path) in variants.items():
                 results[name].append(run_once(config, web, path))
+        starts: dict[str, list[float]] = {name: [] for name, (web, _) in variants.items() if not web}
+        for _ in range(2 * args.runs):
+            for name in starts:
+                starts[name].append(start_up(config, variants[name][1]))
         imports = [
             float(subprocess.run([sys.executable, "-c", IMPORT], capture_output=True, text=True, check=True).stdout)
             for _ in range(args.runs)
@@ -161,6 +177,8 @@ def main() -> None:
         }
         for name, runs in results.items()
     }
+    for name, seconds in starts.items():
+        report[f"{name}: start-up and one frame, s"] = [round(f(seconds), 3) for f in (statistics.median, min, max)]
     report["import ms (page modules and bottle)"] = round(1000 * statistics.median(imports), 1)
     print(f"{args.clip}, {args.runs} runs each: [median, min, max]")
     for name, values in report.items():
