@@ -23,6 +23,8 @@ from .page import Page, clip_without_liz, csrf_of, request, run_events, who, wri
 pytest.importorskip("bottle", reason="the page needs the [web] extra (pip install -e '.[dev]')")
 SAMPLES = str(REPO / "samples" / "frames")
 EILEEN = {"eileen_collins": [str(REPO / "samples" / "astronaut.jpg")]}
+# Every route that changes something (the page has no others that take a POST).
+CHANGES = ["/visitors/v1/name", "/visitors/v1/forget", "/events/1/wrong", "/people/remove", "/login"]
 
 
 def test_a_visitor_named_on_the_page_is_announced_next_run_and_nobody_else_changes(tmp_path):
@@ -88,9 +90,10 @@ def test_every_change_needs_the_csrf_token_and_the_right_host(tmp_path):
         page.wait_for_end_of_source()
         _, html, _ = request(f"{page.url}/people")
         assert "eileen_collins" in html
-        for form in ({"name": "eileen_collins"}, {"name": "eileen_collins", "csrf": "0" * 64}):
-            status, body, _ = request(f"{page.url}/people/remove", form)
-            assert status == 403 and "CSRF" in body
+        for route in CHANGES:
+            for form in ({"name": "eileen_collins"}, {"name": "eileen_collins", "csrf": "0" * 64}):
+                status, body, _ = request(page.url + route, form)
+                assert status == 403 and "CSRF" in body, route
         # Another site reaching 127.0.0.1 through a DNS name of its own (DNS rebinding) is refused.
         status, _, _ = request(f"{page.url}/people", headers={"Host": "evil.example:80"})
         assert status == 403
@@ -124,7 +127,8 @@ def test_off_loopback_the_page_needs_a_token_and_refuses_to_start_without_one(tm
         _, login, _ = request(f"{page.url}/login")
         csrf = csrf_of(login)
         # Signed out, a change with the right CSRF token is still refused.
-        assert request(f"{page.url}/people/remove", {"name": "eileen_collins", "csrf": csrf})[0] == 401
+        for route in CHANGES[:-1]:
+            assert request(page.url + route, {"name": "eileen_collins", "csrf": csrf})[0] == 401, route
         assert request(f"{page.url}/login", {"token": "wrong", "csrf": csrf})[0] == 401
         status, _, headers = request(f"{page.url}/login", {"token": "s3cret-token", "csrf": csrf})
         assert status == 303
@@ -184,3 +188,26 @@ def test_a_port_in_use_is_one_line_and_nothing_is_left_running(tmp_path):
     assert run.stderr.strip().splitlines()[-1] == (
         f"face-edge: error: web.listen 127.0.0.1:{port}: cannot listen there (Address already in use)"
     )
+
+
+def test_the_checks_above_cover_every_route_that_takes_a_post(tmp_path):
+    from siamface.edge.outputs.snapshots import Snapshots
+    from siamface.edge.web.board import Board
+    from siamface.edge.web.server import PageServer
+    from siamface.edge.web.visitors import Visitors
+
+    from .page import free_port
+
+    config = config_io.parse({"web": {"listen": f"127.0.0.1:{free_port()}", "state_dir": str(tmp_path)}}, None)
+    server = PageServer(config, None, Board(), Visitors(tmp_path / "v.npz", 0.9), Snapshots(tmp_path, 10, 1))
+    try:
+        posted = sorted(route.rule for route in server.app.routes if route.method == "POST")
+    finally:
+        server.close()
+    rule = {"/visitors/v1/": "/visitors/<visitor_id>/", "/events/1/": "/events/<event_id:int>/"}
+    checked = []
+    for route in CHANGES:
+        for concrete, pattern in rule.items():
+            route = route.replace(concrete, pattern)
+        checked.append(route)
+    assert posted == sorted(checked)
