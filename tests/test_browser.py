@@ -54,7 +54,11 @@ def test_the_live_view_shows_the_camera_and_changes_with_it(browser, camera, tmp
     with Page(config) as page:
         tab = browser.new_page()
         tab.goto(f"{page.url}/live")
-        tab.wait_for_function("document.getElementById('live').naturalWidth > 0")
+        # Polled from here: wait_for_function evaluates a string in the page, which its CSP forbids.
+        deadline = time.monotonic() + 15
+        while not tab.locator("#live").evaluate("img => img.complete && img.naturalWidth > 0"):
+            assert time.monotonic() < deadline, "the live image never loaded"
+            time.sleep(0.1)
         first = tab.locator("#live").screenshot()
         tab.locator("#tracks td", has_text="eileen_collins").wait_for(timeout=15000)
         deadline = time.monotonic() + 15

@@ -12,14 +12,9 @@ import pytest
 from siamface.edge.cli import main
 
 from .conftest import REPO
+from .page import free_port
 
 paho = pytest.importorskip("paho.mqtt.client", reason="MQTT needs the [mqtt] extra")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -315,5 +315,4 @@ class Tracker:
             self._strangers_left.append((now, track.template))
         if not track.announced:
             return events
-        template = track.template if track.total is not None else None
-        return [*events, TrackEvent("leave", track.id, track.name, track.score, track.box, template=template)]
+        return [*events, TrackEvent("leave", track.id, track.name, track.score, track.box, template=track.template)]

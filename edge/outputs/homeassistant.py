@@ -13,6 +13,8 @@ import json
 import re
 
 from .. import __version__
+from ..loop.match import UNKNOWN
+from .events import Event
 
 
 def object_id(name: str) -> str:
@@ -64,18 +66,16 @@ def config_topic(discovery: str, component: str, camera: str, obj: str) -> str:
     return f"{discovery}/{component}/{node_id(camera)}/{obj}/config"
 
 
-def presence(event: dict) -> tuple[str, str] | None:
+def presence(event: Event) -> tuple[str, str] | None:
     """The state and attributes payloads an event gives its person's entity, if any."""
-    if event["name"] == "unknown" or event["event"] not in ("enter", "identified", "leave"):
+    if event.name == UNKNOWN:
         return None
-    state = "OFF" if event["event"] == "leave" else "ON"
-    return state, json.dumps({"last_seen": event["time"], "camera": event["camera"], "track": event["track"]})
+    state = "OFF" if event.event == "leave" else "ON"
+    return state, json.dumps({"last_seen": event.time, "camera": event.camera, "track": event.track})
 
 
-def visitor_event(event: dict) -> str | None:
+def visitor_event(event: Event) -> str | None:
     """The Home Assistant event a stranger's arrival gives (only with the page on: it names visitors)."""
-    if event["event"] != "enter" or event["name"] != "unknown" or not event.get("visitor"):
+    if event.event != "enter" or event.name != UNKNOWN or not event.visitor:
         return None
-    return json.dumps(
-        {"event_type": "visitor", "visitor": event["visitor"], "camera": event["camera"], "time": event["time"]}
-    )
+    return json.dumps({"event_type": "visitor", "visitor": event.visitor, "camera": event.camera, "time": event.time})

@@ -116,13 +116,12 @@ class MqttPublisher:
             log.warning("mqtt: broker away and %d messages waiting: event dropped", OFFLINE_QUEUE)
         if not self._discovery:
             return
-        fields = json.loads(event_json)
-        state = ha.presence(fields)
+        state = ha.presence(event)
         if state is not None:
             person = self._person_topic(event.name)
             self._client.publish(f"{person}/state", state[0], qos=1, retain=True)
             self._client.publish(f"{person}/attributes", state[1], qos=1, retain=True)
-        arrival = ha.visitor_event(fields)
+        arrival = ha.visitor_event(event)
         if arrival is not None:
             self._client.publish(f"{self._base}/visitor", arrival, qos=1)
 

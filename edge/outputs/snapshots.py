@@ -36,11 +36,13 @@ class Snapshots:
         h, w = frame.shape[:2]
         return frame[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)].copy()
 
-    def save(self, crop: np.ndarray, name: str) -> Path:
+    def save(self, crop: np.ndarray, name: str, prune: bool = True) -> Path:
+        """``prune``: False when saving several in a row, then ``prune()`` once."""
         path = self.folder / f"{time.strftime('%Y%m%dT%H%M%S')}_{time.monotonic_ns() % 10**6:06d}_{name}.jpg"
         _, data = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
         write_atomically(path, lambda handle: handle.write(data.tobytes()))
-        self.prune()
+        if prune:
+            self.prune()
         return path
 
     def find(self, name: str) -> Path | None:

@@ -22,7 +22,6 @@ class PageEvent:
     track: int
     visitor: str | None
     crop: str | None  # a crop store id
-    previous: str | None = None
     template: np.ndarray | None = None  # the track's template when it was named: what Wrong corrects
     corrected: str | None = None  # what Wrong did
 
@@ -43,7 +42,6 @@ class Board:
         self._tracks: list[LiveTrack] = []
         self._events: deque[PageEvent] = deque(maxlen=RECENT_EVENTS)
         self._next_event = 1
-        self.source = ""
         # Set by the page after it wrote the gallery; the loop takes the new gallery between frames.
         self.gallery_changed = threading.Event()
 

@@ -35,6 +35,12 @@ def people_folder(config: Config) -> Path:
     return config.state_dir / "people"
 
 
+def page_photos(records: list[PhotoRecord], config: Config) -> list[Path]:
+    """Those of ``records`` whose photos the page keeps (the crops it enrolled)."""
+    folder = people_folder(config).absolute()
+    return [Path(r.path) for r in records if Path(r.path).parent == folder]
+
+
 def checked_name(text: str) -> str:
     name = check_name(text.strip(), "name")
     if len(name) > NAME_LENGTH:
@@ -167,12 +173,11 @@ def correct(config: Config, visitors: Visitors, event: PageEvent) -> str:
 
 def remove_person(config: Config, name: str) -> str:
     """Remove a person and what the page enrolled of them (the photos it kept)."""
-    folder = people_folder(config).absolute()
     with gallery_io.locked(config.gallery_path):
         gallery = gallery_io.load(config.gallery_path)
         if name not in gallery.people:
             raise SiamfaceError(f"{config.gallery_path}: no person {name!r}")
-        ours = [Path(r.path) for r in gallery.people[name] if Path(r.path).parent == folder]
+        ours = page_photos(gallery.people[name], config)
         forget(gallery, name, learned_only=False)
         gallery_io.save(gallery, config.gallery_path)
     for photo in ours:

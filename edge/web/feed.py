@@ -94,16 +94,19 @@ class WebFeed:
                 e.track,
                 event.visitor,
                 crop_id,
-                e.previous,
                 e.template if e.name != UNKNOWN else None,
             )
         )
         if e.kind == "leave":
             self._crops.pop(e.track, None)
+        try:
+            self.crops.prune()
+        except OSError as exc:  # the store over its limits for a while, never the service stopped
+            log.warning("crops not pruned: %s", exc)
 
     def _save_crop(self, track: int, crop: np.ndarray) -> str | None:
         try:
-            return self.crops.save(crop, f"track{track}").stem
+            return self.crops.save(crop, f"track{track}", prune=False).stem
         except OSError as exc:  # a full disk loses a crop, never the service
             log.warning("crop of track %d not saved: %s", track, exc)
             return None

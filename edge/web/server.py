@@ -10,7 +10,6 @@ import re
 import socket
 import threading
 from importlib import resources
-from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -30,6 +29,8 @@ log = logging.getLogger(__name__)
 
 FILES = resources.files(__package__)
 STATIC = {"site.css": "text/css", "site.js": "text/javascript"}
+# Read once: the templates ship with the package and do not change while it runs.
+VIEWS = {path.name.removesuffix(".tpl"): path.read_text(encoding="utf-8") for path in (FILES / "views").iterdir()}
 CROP_ID = re.compile(r"[0-9A-Za-z_]{1,64}")
 
 
@@ -101,13 +102,9 @@ class PageServer:
                 raise bottle.HTTPResponse(status=303, headers={"Location": "/login"})
             raise bottle.HTTPError(401, "sign in first")
 
-    def _page(self, view: str, status: str = "", **values) -> str:
-        source = (FILES / "views" / f"{view}.tpl").read_text(encoding="utf-8")
-        body = bottle.template(source, csrf=self.guard.csrf, **values)
-        layout = (FILES / "views" / "layout.tpl").read_text(encoding="utf-8")
-        return bottle.template(
-            layout, body=body, view=view, camera=self.config.camera, status=status, signed=self.guard.token is not None
-        )
+    def _page(self, view: str, **values) -> str:
+        body = bottle.template(VIEWS[view], csrf=self.guard.csrf, **values)
+        return bottle.template(VIEWS["layout"], body=body, view=view, camera=self.config.camera)
 
     def _done(self, where: str, action, gallery: bool = True) -> str:
         """A change's outcome as a page: what was done, or the one-line reason it was refused."""
@@ -148,12 +145,11 @@ class PageServer:
             gallery = gallery_io.load(self.config.gallery_path)
         except SiamfaceError as exc:
             return self._page("message", message=str(exc), back="/live", ok=False)
-        folder = changes.people_folder(self.config).absolute()
         people = [
             (
                 name,
                 [r.path for r in gallery.people[name]],
-                [_stem(r.path) for r in gallery.people[name] if _parent(r.path) == str(folder)],
+                [p.stem for p in changes.page_photos(gallery.people[name], self.config)],
                 len(gallery.learned.get(name, [])),
             )
             for name in gallery.names()
@@ -172,10 +168,9 @@ class PageServer:
     def _photo(self, crop_id: str) -> bytes:
         """A photo the page enrolled, found among the gallery's records, never by joining a path."""
         gallery = gallery_io.load(self.config.gallery_path)
-        folder = str(changes.people_folder(self.config).absolute())
-        paths = [r.path for records in gallery.people.values() for r in records if _parent(r.path) == folder]
-        found = next((p for p in paths if _stem(p) == crop_id), None)
-        return self._send_jpeg(Path(found) if found and Path(found).is_file() else None)
+        ours = [p for records in gallery.people.values() for p in changes.page_photos(records, self.config)]
+        found = next((p for p in ours if p.stem == crop_id), None)
+        return self._send_jpeg(found if found and found.is_file() else None)
 
     def _static(self, name: str) -> bytes:
         if name not in STATIC:
@@ -219,11 +214,3 @@ def _headers() -> None:
     bottle.response.set_header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
     bottle.response.set_header("X-Content-Type-Options", "nosniff")
     bottle.response.set_header("Referrer-Policy", "no-referrer")
-
-
-def _parent(path: str) -> str:
-    return path.rsplit("/", 1)[0]
-
-
-def _stem(path: str) -> str:
-    return path.rsplit("/", 1)[-1].removesuffix(".jpg")
